@@ -1,0 +1,308 @@
+"""Schema management (Alembic), bulk loading from Arrow, and read-only queries.
+
+Bulk loads are all or nothing: one transaction per call, and the completion row of the task that
+produced the rows (``task_runs``) is written in that same transaction, so a crash between the two
+cannot duplicate rows on a rerun.  Loading the same rows twice replaces them: rows whose primary
+key already exists are overwritten, and ``replace={"col": value}`` first deletes every row of a
+previous load of the same unit (a block, an organelle kind).
+
+PostgreSQL loads stream CSV through ``COPY`` (into a staging table when the target already holds
+rows); SQLite loads use ``executemany`` of ``INSERT OR REPLACE``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import socket
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, Table, delete, inspect, select, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from syconn.db import tables as T
+from syconn.db.engine import check_connection, is_postgres, quote_ident, readonly_role, safe_url
+from syconn.errors import DatabaseError, InputError, ReadOnlyViolation
+
+__all__ = [
+    "upgrade",
+    "current_revision",
+    "head_revision",
+    "bulk_load",
+    "record_task",
+    "task_done",
+    "run_query",
+    "table_counts",
+]
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_CHUNK_ROWS = 250_000
+
+
+def _alembic_config() -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None for an empty database)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, *, schema: str | None = None, revision: str = "head") -> str:
+    """Bring the database to ``revision``; on PostgreSQL create ``schema`` and its read-only role.
+
+    Returns the revision reached.
+    """
+    check_connection(engine)
+    postgres = is_postgres(engine)
+    with engine.begin() as conn:
+        if postgres and schema:
+            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}"))
+            conn.execute(text(f"SET search_path TO {quote_ident(schema)}, public"))
+        cfg = _alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    if postgres and schema:
+        _grant_readonly(engine, schema)
+    return current_revision(engine) or ""
+
+
+def _grant_readonly(engine: Engine, schema: str) -> None:
+    """Create ``<schema>_ro`` (LOGIN, SELECT only); skipped quietly without CREATEROLE."""
+    role = readonly_role(schema)
+    q_role, q_schema = quote_ident(role), quote_ident(schema)
+    try:
+        with engine.begin() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"),
+                                  {"r": role}).first()
+            if not exists:
+                conn.execute(text(f"CREATE ROLE {q_role} LOGIN NOSUPERUSER NOCREATEDB "
+                                  f"NOCREATEROLE NOINHERIT"))
+            conn.execute(text(f"GRANT USAGE ON SCHEMA {q_schema} TO {q_role}"))
+            conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA {q_schema} TO {q_role}"))
+            conn.execute(text(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {q_schema} "
+                              f"GRANT SELECT ON TABLES TO {q_role}"))
+    except DBAPIError:
+        pass  # no right to create roles: `syconn sql` falls back to read-only transactions
+
+
+# ------------------------------------------------------------------------------------------
+# bulk loading
+# ------------------------------------------------------------------------------------------
+
+def _table(name_or_table: str | Table) -> Table:
+    if isinstance(name_or_table, Table):
+        return name_or_table
+    try:
+        return T.metadata.tables[name_or_table]
+    except KeyError:
+        raise InputError(f"unknown table {name_or_table!r} (tables: {', '.join(T.ALL_TABLES)})") \
+            from None
+
+
+def _check_columns(table: Table, data: pa.Table) -> list[str]:
+    cols = list(data.column_names)
+    unknown = [c for c in cols if c not in table.c]
+    if unknown:
+        raise InputError(f"table {table.name}: unknown column(s) {', '.join(unknown)}")
+    missing = [c.name for c in table.c if not c.nullable and c.name not in cols
+               and c.server_default is None and c.default is None]
+    if missing:
+        raise InputError(f"table {table.name}: missing required column(s) {', '.join(missing)}")
+    for name in cols:
+        col = data.column(name)
+        if pa.types.is_uint64(col.type) and len(col) and col.null_count < len(col):
+            if int(pa.compute.max(col).as_py()) >= 2 ** 63:
+                raise InputError(f"table {table.name}.{name}: value >= 2^63 does not fit BIGINT")
+    return cols
+
+
+def _pylist_columns(data: pa.Table) -> list[list]:
+    out = []
+    for col in data.columns:
+        if col.null_count == 0 and (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)
+                                    or pa.types.is_boolean(col.type)):
+            out.append(col.to_numpy().tolist())
+        else:
+            out.append(col.to_pylist())
+    return out
+
+
+def _completion_row(task: Mapping[str, Any], n_rows: int) -> dict:
+    return {
+        "task_id": task["task_id"],
+        "task_family": task.get("task_family", task["task_id"].split("(")[0]),
+        "params": json.dumps(task.get("params", {}), sort_keys=True, default=str),
+        "n_rows": n_rows,
+        "host": socket.gethostname(),
+        "finished_at": dt.datetime.now(dt.timezone.utc),
+    }
+
+
+def bulk_load(engine: Engine, table: str | Table, data: pa.Table | Iterable[pa.Table], *,
+              replace: Mapping[str, Any] | None = None,
+              task: Mapping[str, Any] | None = None) -> int:
+    """Load Arrow rows into ``table`` in one transaction; return the number of rows.
+
+    Parameters
+    ----------
+    engine
+        From :func:`syconn.db.make_engine`.
+    table
+        Table name or :class:`~sqlalchemy.Table`.
+    data
+        One Arrow table, or several with the same columns (loaded in the same transaction).
+    replace
+        Delete the rows matching these column values first (the previous load of this unit).
+    task
+        ``{"task_id": ..., "task_family": ..., "params": {...}}``: written to ``task_runs`` in the
+        same transaction, marking the step complete only if its rows are in.
+    """
+    tbl = _table(table)
+    parts = [data] if isinstance(data, pa.Table) else list(data)
+    parts = [p for p in parts if p.num_rows] or parts[:1]
+    cols = _check_columns(tbl, parts[0]) if parts else []
+    for p in parts[1:]:
+        if p.column_names != cols:
+            raise InputError(f"table {tbl.name}: all parts of one load need the same columns")
+    n = sum(p.num_rows for p in parts)
+    try:
+        with engine.begin() as conn:
+            if replace:
+                cond = [tbl.c[k] == v for k, v in replace.items()]
+                conn.execute(delete(tbl).where(*cond))
+            if n:
+                if is_postgres(engine):
+                    _load_postgres(conn, tbl, cols, parts)
+                else:
+                    _load_sqlite(conn, tbl, cols, parts)
+            if task is not None:
+                _upsert_task(conn, _completion_row(task, n))
+    except OperationalError as exc:
+        raise DatabaseError(f"{safe_url(str(engine.url))}: load into {tbl.name} failed "
+                            f"({str(exc.orig).strip().splitlines()[0]})") from None
+    return n
+
+
+def _load_sqlite(conn, tbl: Table, cols: list[str], parts: list[pa.Table]) -> None:
+    sql = (f'INSERT OR REPLACE INTO "{tbl.name}" ({", ".join(cols)}) '
+           f'VALUES ({", ".join("?" * len(cols))})')
+    cur = conn.connection.driver_connection.cursor()
+    for part in parts:
+        for batch in part.to_batches(max_chunksize=_CHUNK_ROWS):
+            cur.executemany(sql, zip(*_pylist_columns(pa.Table.from_batches([batch]))))
+    cur.close()
+
+
+def _csv_chunks(part: pa.Table):
+    opts = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    for batch in part.to_batches(max_chunksize=_CHUNK_ROWS):
+        buf = io.BytesIO()
+        pacsv.write_csv(pa.Table.from_batches([batch]), buf, opts)
+        buf.seek(0)
+        yield buf
+
+
+def _load_postgres(conn, tbl: Table, cols: list[str], parts: list[pa.Table]) -> None:
+    raw = conn.connection.driver_connection
+    cur = raw.cursor()
+    collist = ", ".join(f'"{c}"' for c in cols)
+    cur.execute(f'SELECT 1 FROM "{tbl.name}" LIMIT 1')
+    empty = cur.fetchone() is None
+    target = f'"{tbl.name}"'
+    if not empty:
+        # rows may exist: stage, delete the rows with the same primary key, insert
+        target = '"_syconn_stage"'
+        cur.execute(f'CREATE TEMP TABLE {target} (LIKE "{tbl.name}" INCLUDING DEFAULTS) '
+                    f'ON COMMIT DROP')
+    for part in parts:
+        for buf in _csv_chunks(part):
+            cur.copy_expert(f"COPY {target} ({collist}) FROM STDIN WITH (FORMAT csv)", buf)
+    if not empty:
+        pk = [c.name for c in tbl.primary_key.columns]
+        on = " AND ".join(f't."{c}" = s."{c}"' for c in pk)
+        cur.execute(f'DELETE FROM "{tbl.name}" t USING {target} s WHERE {on}')
+        cur.execute(f'INSERT INTO "{tbl.name}" ({collist}) SELECT {collist} FROM {target}')
+        cur.execute(f"DROP TABLE {target}")
+    cur.close()
+
+
+def _upsert_task(conn, row: dict) -> None:
+    conn.execute(delete(T.task_runs).where(T.task_runs.c.task_id == row["task_id"]))
+    conn.execute(T.task_runs.insert().values(**row))
+
+
+def record_task(engine: Engine, task_id: str, *, task_family: str | None = None,
+                params: Mapping | None = None, n_rows: int | None = None) -> None:
+    """Mark a step complete without loading rows."""
+    with engine.begin() as conn:
+        _upsert_task(conn, _completion_row(
+            {"task_id": task_id, "task_family": task_family or task_id.split("(")[0],
+             "params": dict(params or {})}, n_rows or 0))
+
+
+def task_done(engine: Engine, task_id: str) -> bool:
+    """Whether ``task_id`` has a completion row."""
+    try:
+        with engine.connect() as conn:
+            return conn.execute(select(T.task_runs.c.task_id)
+                                .where(T.task_runs.c.task_id == task_id)).first() is not None
+    except (OperationalError, DBAPIError):
+        return False
+
+
+# ------------------------------------------------------------------------------------------
+# queries
+# ------------------------------------------------------------------------------------------
+
+_READONLY_MARKERS = ("readonly", "read-only", "read only", "permission denied", "insufficient")
+
+
+def run_query(engine: Engine, sql: str, params: Mapping | None = None
+              ) -> tuple[list[str], list[tuple]]:
+    """Run one statement; return (column names, rows).
+
+    On a read-only engine a write is refused by the database and raised as
+    :class:`~syconn.errors.ReadOnlyViolation`; any other SQL error is a
+    :class:`~syconn.errors.DatabaseError` with the database's one-line message.
+    """
+    try:
+        with engine.connect() as conn:
+            result = (conn.execute(text(sql), dict(params)) if params
+                      else conn.exec_driver_sql(sql))
+            if not result.returns_rows:
+                conn.commit()
+                return [], []
+            return list(result.keys()), [tuple(r) for r in result.fetchall()]
+    except DBAPIError as exc:
+        msg = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        if any(m in msg.lower() for m in _READONLY_MARKERS):
+            raise ReadOnlyViolation(f"refused: the database is opened read-only ({msg})") from None
+        raise DatabaseError(f"SQL error: {msg}") from None
+
+
+def table_counts(engine: Engine) -> dict[str, int]:
+    """Row count of every syconn table present in the database."""
+    present = set(inspect(engine).get_table_names())
+    out = {}
+    with engine.connect() as conn:
+        for name in T.ALL_TABLES:
+            if name in present:
+                out[name] = conn.execute(text(f'SELECT COUNT(*) FROM "{name}"')).scalar_one()
+    return out

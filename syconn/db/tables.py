@@ -1,0 +1,178 @@
+"""The SQL data model (SQLAlchemy Core): one definition for SQLite and PostgreSQL.
+
+Conventions: ids are BIGINT; voxel coordinates are mag-1 integers in ``*_x, *_y, *_z``
+columns; bounding boxes are ``bb_min_*`` (inclusive) and ``bb_max_*`` (exclusive); physical
+values carry their unit in the column name (``area_um2``, ``*_nm``).  The schema changes only
+through the Alembic migrations in ``syconn/db/migrations``; a test checks that migrating an empty
+database gives exactly these tables.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = [
+    "metadata",
+    "dataset",
+    "supervoxels",
+    "organelles",
+    "organelle_overlaps",
+    "rag_edges",
+    "cells",
+    "contact_sites",
+    "synapses",
+    "task_runs",
+    "ALL_TABLES",
+]
+
+metadata = MetaData()
+
+
+def _bbox() -> list[Column]:
+    return [Column(f"bb_{m}_{a}", BigInteger, nullable=False)
+            for m in ("min", "max") for a in "xyz"]
+
+
+def _rep() -> list[Column]:
+    return [Column(f"rep_{a}", BigInteger, nullable=False) for a in "xyz"]
+
+
+dataset = Table(
+    "dataset", metadata,
+    Column("id", Integer, primary_key=True, comment="always 1: one dataset per database/schema"),
+    Column("name", Text, nullable=False),
+    Column("voxel_x_nm", Float, nullable=False),
+    Column("voxel_y_nm", Float, nullable=False),
+    Column("voxel_z_nm", Float, nullable=False),
+    Column("shape_x", BigInteger, nullable=False),
+    Column("shape_y", BigInteger, nullable=False),
+    Column("shape_z", BigInteger, nullable=False),
+    Column("block_x", Integer, nullable=False),
+    Column("block_y", Integer, nullable=False),
+    Column("block_z", Integer, nullable=False),
+    Column("syconn_version", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    comment="dataset metadata: voxel size, extent, block grid",
+)
+
+supervoxels = Table(
+    "supervoxels", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("size_vx", BigInteger, nullable=False),
+    *_bbox(), *_rep(),
+    Column("cell_id", BigInteger, index=True, comment="NULL until cells are built"),
+    Column("mesh_area_um2", Float),
+    Column("glia_proba", Float),
+    comment="cell fragments of the input segmentation",
+)
+
+organelles = Table(
+    "organelles", metadata,
+    Column("kind", String(8), primary_key=True, comment="mi, vc or sj"),
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("size_vx", BigInteger, nullable=False),
+    *_bbox(), *_rep(),
+    Column("cell_id", BigInteger, index=True, comment="assigned cell, NULL if none"),
+    Column("cell_ratio", Float, comment="fraction of the organelle inside its cell"),
+    Column("mesh_area_um2", Float),
+    comment="mitochondria, vesicle clouds and synaptic junctions",
+)
+
+organelle_overlaps = Table(
+    "organelle_overlaps", metadata,
+    Column("kind", String(8), primary_key=True),
+    Column("organelle_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("sv_id", BigInteger, primary_key=True, autoincrement=False, index=True),
+    Column("n_vx", BigInteger, nullable=False),
+    comment="voxels an organelle shares with a supervoxel",
+)
+
+rag_edges = Table(
+    "rag_edges", metadata,
+    Column("sv_a", BigInteger, primary_key=True, autoincrement=False, comment="sv_a < sv_b"),
+    Column("sv_b", BigInteger, primary_key=True, autoincrement=False, index=True),
+    Column("contact_vx", BigInteger, nullable=False),
+    Column("in_agglomeration", Boolean, nullable=False),
+    comment="region adjacency graph of supervoxels (directly or across the gap)",
+)
+
+cells = Table(
+    "cells", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False,
+           comment="smallest supervoxel id of the cell"),
+    Column("size_vx", BigInteger, nullable=False),
+    *_bbox(), *_rep(),
+    Column("n_supervoxels", BigInteger, nullable=False),
+    Column("n_mi", BigInteger), Column("n_vc", BigInteger), Column("n_sj", BigInteger),
+    Column("is_glia", Boolean),
+    Column("cell_type", Text),
+    Column("cell_type_certainty", Float),
+    Column("mesh_area_um2", Float),
+    Column("volume_um3", Float),
+    Column("cable_length_um", Float),
+    Column("n_branch_points", BigInteger),
+    Column("n_tips", BigInteger),
+    comment="agglomerated cells (connected components of the agglomeration graph)",
+)
+
+contact_sites = Table(
+    "contact_sites", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("cell_a", BigInteger, nullable=False, index=True, comment="cell_a < cell_b"),
+    Column("cell_b", BigInteger, nullable=False, index=True),
+    Column("size_vx", BigInteger, nullable=False),
+    *_bbox(), *_rep(),
+    Column("sj_vx", BigInteger, nullable=False, comment="contact voxels with sj above threshold"),
+    comment="contacts between two cells",
+)
+
+_SYN_FEATURES = [
+    Column(f"{f}_{side}", BigInteger if f.startswith("n_") else Float)
+    for side in ("pre", "post")
+    for f in ("n_mi_objs", "n_mi_vxs", "min_dst_mi_nm", "n_vc_objs", "n_vc_vxs", "min_dst_vc_nm")
+]
+
+synapses = Table(
+    "synapses", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("cell_pre", BigInteger, index=True, comment="presynaptic cell (vesicle side)"),
+    Column("cell_post", BigInteger, index=True),
+    Column("size_vx", BigInteger, nullable=False),
+    Column("area_um2", Float, nullable=False),
+    *_bbox(), *_rep(),
+    Column("sym_prop", Float), Column("asym_prop", Float),
+    Column("sym_ratio", Float, comment="sym / (sym + asym), -1 if neither"),
+    Column("sign", SmallInteger, comment="-1 symmetric (inhibitory), +1 asymmetric"),
+    Column("direction_confidence", Float),
+    *_SYN_FEATURES,
+    Column("syn_prob", Float),
+    Column("comp_pre", SmallInteger), Column("comp_post", SmallInteger),
+    Column("spiness_post", SmallInteger),
+    Column("spinehead_vol_post_um3", Float),
+    comment="synapses between cells, with partners, sign and probability",
+)
+
+task_runs = Table(
+    "task_runs", metadata,
+    Column("task_id", Text, primary_key=True, comment="Luigi task id (or load key)"),
+    Column("task_family", Text, nullable=False),
+    Column("params", Text, comment="JSON"),
+    Column("n_rows", BigInteger),
+    Column("host", Text),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    comment="provenance: completed steps, written in the same transaction as their rows",
+)
+
+ALL_TABLES = [t.name for t in metadata.sorted_tables]
