@@ -62,6 +62,8 @@ def validate_inputs(inputs: Mapping[str, str | None], *,
             raise InputError(f"{seg.spec}: dtype {seg.dtype}, expected an unsigned integer "
                              f"segmentation (uint32 or uint64)")
         shape, voxel, sdt = seg.shape, seg.voxel_size_nm, str(seg.dtype)
+        if hasattr(seg, "check"):
+            seg.check()  # KNOSSOS: every overlay cube is intact (reads zip directories only)
     for kind in PROB_KINDS + ("raw",):
         spec = inputs.get(kind)
         if not spec:

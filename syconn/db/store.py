@@ -204,6 +204,7 @@ def _load_sqlite(conn, tbl: Table, cols: list[str], parts: list[pa.Table]) -> No
     sql = (f'INSERT OR REPLACE INTO "{tbl.name}" ({", ".join(cols)}) '
            f'VALUES ({", ".join("?" * len(cols))})')
     cur = conn.connection.driver_connection.cursor()
+    cur.execute("PRAGMA cache_size = -262144")  # 256 MiB page cache for index inserts
     for part in parts:
         for batch in part.to_batches(max_chunksize=_CHUNK_ROWS):
             cur.executemany(sql, zip(*_pylist_columns(pa.Table.from_batches([batch]))))
@@ -219,6 +220,56 @@ def _csv_chunks(part: pa.Table):
         yield buf
 
 
+_PG_BINARY = {"BIGINT": "i8", "INTEGER": "i4", "SMALLINT": "i2", "FLOAT": "f8",
+              "DOUBLE PRECISION": "f8", "BOOLEAN": "?"}
+_PG_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
+
+
+def _binary_types(tbl: Table, cols: list[str]) -> list[np.dtype] | None:
+    """Big-endian numpy dtypes of the columns, or None if one is not fixed-width numeric."""
+    out = []
+    for c in cols:
+        name = tbl.c[c].type.compile(dialect=_pg_dialect()).upper()
+        if name not in _PG_BINARY:
+            return None
+        out.append(np.dtype(_PG_BINARY[name]))
+    return out
+
+
+def _pg_dialect():
+    from sqlalchemy.dialects import postgresql
+    return postgresql.dialect()
+
+
+def _binary_copy_payload(batch: pa.Table, types: list[np.dtype]) -> bytes:
+    """PostgreSQL binary COPY rows for a batch of fixed-width numeric columns (numba kernel)."""
+    from syconn.db._copy_kernels import encode_rows, max_size
+
+    n, k = batch.num_rows, len(types)
+    values = np.empty((n, k), dtype=np.int64)
+    nulls = np.zeros((n, k), dtype=np.bool_)
+    for j, (col, t) in enumerate(zip(batch.columns, types)):
+        if t.kind == "f":  # the float64 bit pattern, written as 8 big-endian bytes
+            values[:, j] = col.fill_null(0).cast(pa.float64()).to_numpy(
+                zero_copy_only=False).view(np.int64)
+        elif t.kind == "b":
+            values[:, j] = col.fill_null(False).to_numpy(zero_copy_only=False)
+        else:
+            values[:, j] = col.fill_null(0).cast(pa.int64()).to_numpy(zero_copy_only=False)
+        if col.null_count:
+            nulls[:, j] = col.is_null().to_numpy(zero_copy_only=False)
+    widths = np.array([t.itemsize for t in types], dtype=np.int64)
+    out = np.empty(max_size(n, widths), dtype=np.uint8)
+    used = encode_rows(values, widths, nulls, out)
+    return out[:used].tobytes()
+
+
+def _binary_chunks(part: pa.Table, types: list[np.dtype]):
+    for i, batch in enumerate(part.to_batches(max_chunksize=_CHUNK_ROWS)):
+        payload = _binary_copy_payload(pa.Table.from_batches([batch]), types)
+        yield io.BytesIO(_PG_SIGNATURE + payload + b"\xff\xff")
+
+
 def _load_postgres(conn, tbl: Table, cols: list[str], parts: list[pa.Table]) -> None:
     raw = conn.connection.driver_connection
     cur = raw.cursor()
@@ -231,9 +282,14 @@ def _load_postgres(conn, tbl: Table, cols: list[str], parts: list[pa.Table]) -> 
         target = '"_syconn_stage"'
         cur.execute(f'CREATE TEMP TABLE {target} (LIKE "{tbl.name}" INCLUDING DEFAULTS) '
                     f'ON COMMIT DROP')
+    types = _binary_types(tbl, cols)
     for part in parts:
-        for buf in _csv_chunks(part):
-            cur.copy_expert(f"COPY {target} ({collist}) FROM STDIN WITH (FORMAT csv)", buf)
+        if types is not None:  # all fixed-width numeric: binary COPY, no text formatting
+            for buf in _binary_chunks(part, types):
+                cur.copy_expert(f"COPY {target} ({collist}) FROM STDIN WITH (FORMAT binary)", buf)
+        else:
+            for buf in _csv_chunks(part):
+                cur.copy_expert(f"COPY {target} ({collist}) FROM STDIN WITH (FORMAT csv)", buf)
     if not empty:
         pk = [c.name for c in tbl.primary_key.columns]
         on = " AND ".join(f't."{c}" = s."{c}"' for c in pk)

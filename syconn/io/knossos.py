@@ -294,6 +294,33 @@ class KnossosVolume(Volume):
         path.parent.mkdir(parents=True, exist_ok=True)
         _atomic_write(path, raw)
 
+    def check(self) -> int:
+        """Verify every cube file (zip directory, member and size); return the cube count.
+
+        Cheap: reads only each overlay's zip directory, not the data.  Raises
+        :class:`~syconn.errors.VolumeFormatError` naming the first bad cube.
+        """
+        n = 0
+        expected = int(np.prod(self.cube)) * self.dtype.itemsize
+        for path in sorted((self.path / "mag1").glob(f"x*/y*/z*/*{self.ext}")):
+            n += 1
+            if self.channel != "overlay":
+                if path.stat().st_size != expected:
+                    raise VolumeFormatError(f"{path}: {path.stat().st_size} bytes, expected "
+                                            f"{expected}")
+                continue
+            try:
+                with zipfile.ZipFile(path) as zf:
+                    infos = zf.infolist()
+                    if len(infos) != 1:
+                        raise VolumeFormatError(f"{path}: expected one member, found {len(infos)}")
+                    if infos[0].header_offset + infos[0].compress_size > path.stat().st_size:
+                        raise VolumeFormatError(f"{path}: truncated overlay cube")
+            except (zipfile.BadZipFile, OSError) as exc:
+                raise VolumeFormatError(f"{path}: corrupt or truncated overlay cube ({exc})") \
+                    from None
+        return n
+
     def _cube_range(self, lo, hi):
         return [range(l // c, (h - 1) // c + 1) for l, h, c in zip(lo, hi, self.cube)]
 

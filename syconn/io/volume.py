@@ -91,11 +91,12 @@ class Volume:
             self._write(offset, data)
 
     def __getitem__(self, key) -> np.ndarray:
-        lo, shape = _slices_to_box(key, self.shape)
-        return self.read(lo, shape)
+        lo, shape, squeeze = _slices_to_box(key, self.shape)
+        out = self.read(lo, shape)
+        return out[tuple(0 if s else slice(None) for s in squeeze)]
 
     def __setitem__(self, key, value) -> None:
-        lo, shape = _slices_to_box(key, self.shape)
+        lo, shape, _ = _slices_to_box(key, self.shape)
         value = np.broadcast_to(np.asarray(value, dtype=self.dtype), shape)
         self.write(lo, np.ascontiguousarray(value))
 
@@ -109,21 +110,25 @@ class Volume:
         return f"<{type(self).__name__} {self.spec} shape={self.shape} dtype={self.dtype}>"
 
 
-def _slices_to_box(key, shape) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def _slices_to_box(key, shape):
+    """(offset, shape, squeezed axes) of a key of contiguous slices and integers."""
     if not isinstance(key, tuple):
         key = (key,)
     if key == (Ellipsis,):
         key = ()
     key = key + (slice(None),) * (3 - len(key))
-    lo, sh = [], []
+    lo, sh, squeeze = [], [], []
     for k, n in zip(key, shape):
+        squeeze.append(isinstance(k, (int, np.integer)))
+        if squeeze[-1]:
+            k = slice(int(k) + n if k < 0 else int(k), (int(k) + n if k < 0 else int(k)) + 1)
         if not isinstance(k, slice) or k.step not in (None, 1):
             raise IndexError("volumes support only contiguous slices")
         start = 0 if k.start is None else k.start
         stop = n if k.stop is None else k.stop
         lo.append(start)
         sh.append(max(stop - start, 0))
-    return tuple(lo), tuple(sh)
+    return tuple(lo), tuple(sh), tuple(squeeze)
 
 
 def split_spec(spec: str | os.PathLike) -> tuple[Path, str | None]:

@@ -1,0 +1,155 @@
+"""SQL store on SQLite and PostgreSQL: migrations, bulk load, read-only queries."""
+
+import pyarrow as pa
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from syconn.db import (
+    bulk_load,
+    current_revision,
+    head_revision,
+    make_engine,
+    run_query,
+    table_counts,
+    task_done,
+    upgrade,
+)
+from syconn.db import tables as T
+from syconn.errors import DatabaseError, InputError, ReadOnlyViolation
+
+SCHEMA = "test_wd"
+
+
+def _engine(url, **kw):
+    return make_engine(url, schema=SCHEMA if url.startswith("postgresql") else None, **kw)
+
+
+@pytest.fixture
+def engine(backend):
+    _, url = backend
+    eng = _engine(url)
+    upgrade(eng, schema=SCHEMA if url.startswith("postgresql") else None)
+    return eng
+
+
+def _svs(ids, size=10):
+    n = len(ids)
+    cols = {"id": pa.array(ids, pa.uint64()), "size_vx": pa.array([size] * n, pa.int64())}
+    for m in ("min", "max"):
+        for a in "xyz":
+            cols[f"bb_{m}_{a}"] = pa.array([0 if m == "min" else 5] * n, pa.int64())
+    for a in "xyz":
+        cols[f"rep_{a}"] = pa.array([1] * n, pa.int64())
+    return pa.table(cols)
+
+
+def test_migration_creates_exactly_the_tables(engine):
+    assert current_revision(engine) == head_revision()
+    assert set(T.ALL_TABLES) <= set(inspect(engine).get_table_names())
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), T.metadata)
+    assert diff == []
+    # upgrading again is a no-op
+    assert upgrade(engine, schema=SCHEMA if engine.dialect.name == "postgresql" else None) \
+        == head_revision()
+
+
+def test_bulk_load_replaces_never_duplicates(engine):
+    assert bulk_load(engine, "supervoxels", _svs([1, 2, 3])) == 3
+    assert bulk_load(engine, "supervoxels", _svs([2, 3, 4], size=99)) == 3
+    _, rows = run_query(engine, "SELECT id, size_vx FROM supervoxels ORDER BY id")
+    assert rows == [(1, 10), (2, 99), (3, 99), (4, 99)]
+
+
+def test_replace_deletes_previous_load_of_the_unit(engine):
+    def ov(kind, org, svs):
+        return pa.table({"kind": [kind] * len(svs), "organelle_id": [org] * len(svs),
+                         "sv_id": svs, "n_vx": [1] * len(svs)})
+    bulk_load(engine, "organelle_overlaps", ov("mi", 1, [10, 11, 12]), replace={"kind": "mi"})
+    bulk_load(engine, "organelle_overlaps", ov("vc", 1, [10]), replace={"kind": "vc"})
+    bulk_load(engine, "organelle_overlaps", ov("mi", 2, [13]), replace={"kind": "mi"})
+    _, rows = run_query(engine, "SELECT kind, organelle_id, sv_id FROM organelle_overlaps "
+                                "ORDER BY kind, sv_id")
+    assert rows == [("mi", 2, 13), ("vc", 1, 10)]
+
+
+def test_completion_row_in_the_same_transaction(engine):
+    bulk_load(engine, "supervoxels", _svs([1]), task={"task_id": "Load(block=0)",
+                                                      "params": {"block": 0}})
+    assert task_done(engine, "Load(block=0)")
+    bad = _svs([2]).drop(["size_vx"]).append_column("size_vx", pa.array([None], pa.int64()))
+    with pytest.raises(Exception):
+        bulk_load(engine, "supervoxels", bad, task={"task_id": "Load(block=1)"})
+    assert not task_done(engine, "Load(block=1)")
+    assert table_counts(engine)["supervoxels"] == 1  # nothing half-loaded
+
+
+def test_several_parts_and_nulls(engine):
+    syn = pa.table({"id": pa.array([1, 2], pa.int64()), "cell_pre": [5, None],
+                    "cell_post": [6, 7], "size_vx": [100, 200], "area_um2": [0.1, 0.2],
+                    **{f"bb_{m}_{a}": [0, 0] for m in ("min", "max") for a in "xyz"},
+                    **{f"rep_{a}": [3, 4] for a in "xyz"}, "sign": pa.array([1, -1], pa.int16()),
+                    "syn_prob": [0.9, float("nan")]})
+    syn2 = syn.set_column(0, "id", pa.array([3, 4], pa.int64()))
+    assert bulk_load(engine, "synapses", [syn, syn2]) == 4
+    _, rows = run_query(engine, "SELECT id, cell_pre, sign FROM synapses ORDER BY id")
+    assert rows == [(1, 5, 1), (2, None, -1), (3, 5, 1), (4, None, -1)]
+
+
+def test_bad_columns_rejected(engine):
+    with pytest.raises(InputError, match="unknown column"):
+        bulk_load(engine, "supervoxels", _svs([1]).append_column("bogus", pa.array([1])))
+    with pytest.raises(InputError, match="missing required column.*size_vx"):
+        bulk_load(engine, "supervoxels", _svs([1]).drop(["size_vx"]))
+    with pytest.raises(InputError, match="2\\^63"):
+        bulk_load(engine, "supervoxels", _svs([2 ** 63 + 1]))
+    with pytest.raises(InputError, match="unknown table"):
+        bulk_load(engine, "nope", _svs([1]))
+
+
+def test_read_only_sessions_refuse_writes(backend, engine):
+    _, url = backend
+    bulk_load(engine, "supervoxels", _svs([1, 2]))
+    ro = _engine(url, read_only=True)
+    assert run_query(ro, "SELECT COUNT(*) FROM supervoxels")[1] == [(2,)]
+    for stmt in ["DELETE FROM supervoxels", "DROP TABLE cells",
+                 "INSERT INTO cells (id) VALUES (1)"]:
+        with pytest.raises(ReadOnlyViolation, match="read-only"):
+            run_query(ro, stmt)
+    if backend[0] == "postgresql":
+        # escaping the read-only transaction inside the statement does not help: the role is
+        # read-only too
+        with pytest.raises(ReadOnlyViolation):
+            run_query(ro, "SET TRANSACTION READ WRITE; DELETE FROM supervoxels")
+    else:
+        run_query(ro, "PRAGMA query_only = 0")  # allowed, but the file is opened mode=ro
+        with pytest.raises(ReadOnlyViolation):
+            run_query(ro, "DELETE FROM supervoxels")
+    assert run_query(engine, "SELECT COUNT(*) FROM supervoxels")[1] == [(2,)]
+    with pytest.raises(DatabaseError, match="SQL error"):
+        run_query(ro, "SELECT no_such_column FROM supervoxels")
+
+
+def test_postgres_schema_per_working_directory(pg_url):
+    a = make_engine(pg_url, schema="test_a")
+    b = make_engine(pg_url, schema="test_b")
+    upgrade(a, schema="test_a")
+    upgrade(b, schema="test_b")
+    bulk_load(a, "supervoxels", _svs([1, 2, 3]))
+    assert table_counts(a)["supervoxels"] == 3
+    assert table_counts(b)["supervoxels"] == 0
+    with a.connect() as conn:
+        assert conn.execute(text("SELECT current_schema()")).scalar() == "test_a"
+
+
+def test_unreachable_database_one_line():
+    eng = make_engine("postgresql://postgres@127.0.0.1:1/nope")
+    with pytest.raises(DatabaseError) as ei:
+        upgrade(eng)
+    assert "cannot connect" in str(ei.value) and "\n" not in str(ei.value)
+    with pytest.raises(DatabaseError, match="not a database URL"):
+        make_engine("::nonsense")
+    with pytest.raises(DatabaseError, match="unsupported database"):
+        make_engine("mysql://u@h/db")
