@@ -1,0 +1,569 @@
+"""Numba kernels behind :mod:`syconn.proc.contacts`.
+
+Private: the thin wrappers in ``contacts.py`` validate input, fix dtype and memory order
+(Fortran order, so ``x`` is the contiguous axis) and call these.  All kernels are
+single-threaded (``parallel=False``): the tasks parallelise over blocks.
+
+Bit-packed morphology: a binary crop of shape ``(nx, ny, nz)`` is stored as ``uint64`` words of
+shape ``(ceil(nx / 64), ny, nz)``, bit ``b`` of word ``w`` being voxel ``x = 64 * w + b``.  A
+symmetric structuring element is a list of rows ``(dy, dz, dx_max)``: the row covers
+``dx in [-dx_max, dx_max]`` at offset ``(dy, dz)``.  Outside the crop is 0 (as scipy's
+``border_value=0``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_U64_ONE = np.uint64(1)
+_U64_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+# ---------------------------------------------------------------------------------------------
+# partner search
+# ---------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def run_lengths_x(seg):
+    """Length of the run of equal labels starting at each voxel and going +x (capped at 255)."""
+    nx, ny, nz = seg.shape
+    run = np.empty((nz, ny, nx), dtype=np.uint8).T  # Fortran order
+    for z in range(nz):
+        for y in range(ny):
+            run[nx - 1, y, z] = 1
+            for x in range(nx - 2, -1, -1):
+                if seg[x, y, z] == seg[x + 1, y, z] and run[x + 1, y, z] < 255:
+                    run[x, y, z] = run[x + 1, y, z] + 1
+                else:
+                    run[x, y, z] = 1
+    return run
+
+
+@njit(cache=True)
+def run_lengths_y(seg):
+    """Length of the run of equal labels starting at each voxel and going +y (capped at 255)."""
+    nx, ny, nz = seg.shape
+    run = np.empty((nz, ny, nx), dtype=np.uint8).T  # Fortran order
+    for z in range(nz):
+        for x in range(nx):
+            run[x, ny - 1, z] = 1
+        for y in range(ny - 2, -1, -1):
+            for x in range(nx):
+                if seg[x, y, z] == seg[x, y + 1, z] and run[x, y + 1, z] < 255:
+                    run[x, y, z] = run[x, y + 1, z] + 1
+                else:
+                    run[x, y, z] = 1
+    return run
+
+
+@njit(cache=True)
+def _hist_add(hl, hc, nd, lab, m):
+    k = 0
+    while k < nd:
+        if hl[k] == lab:
+            hc[k] += m
+            return nd
+        k += 1
+    hl[nd] = lab
+    hc[nd] = m
+    return nd + 1
+
+
+@njit(cache=True)
+def _slab(seg, runy, hl, hc, nd, xs, y, z, hy, hz, sign):
+    """Add (sign=1) or remove (sign=-1) the yz-slab at ``x = xs`` of the window at (y, z)."""
+    ye = y + hy + 1
+    for zz in range(z - hz, z + hz + 1):
+        yy = y - hy
+        while yy < ye:
+            lab = seg[xs, yy, zz]
+            m = np.int64(runy[xs, yy, zz])
+            if yy + m > ye:
+                m = ye - yy
+            if lab != 0:
+                nd = _hist_add(hl, hc, nd, lab, sign * m)
+            yy += m
+    return nd
+
+
+@njit(cache=True)
+def find_partners(seg, runx, runy, hx, hy, hz, x0, x1, y0, y1, z0, z1):
+    """Boundary voxels in ``[x0:x1, y0:y1, z0:z1]`` and their most frequent other label.
+
+    A boundary voxel is non-zero and has a 6-neighbour with another label (0 included).  Its
+    partner is the most frequent label other than 0 and its own within the window
+    ``[x-hx, x+hx] x [y-hy, y+hy] x [z-hz, z+hz]``; ties go to the smaller label.  The region must
+    lie at least ``max(h, 1)`` voxels inside the array on every side.
+
+    The window histogram (all non-zero labels) is built from x-runs and slid along x, one
+    yz-slab (read as y-runs) out and one in per step, while consecutive boundary voxels of a row
+    are close.
+
+    Returns ``(xs, ys, zs, own, partner)`` for boundary voxels with a partner, in raster order
+    (z, then y, then x).
+    """
+    cap = 1 << 16
+    xs = np.empty(cap, np.int32)
+    ys = np.empty(cap, np.int32)
+    zs = np.empty(cap, np.int32)
+    own = np.empty(cap, seg.dtype)
+    par = np.empty(cap, seg.dtype)
+    n = 0
+    wn = (2 * hx + 1) * (2 * hy + 1) * (2 * hz + 1) + 1
+    hl = np.empty(wn, seg.dtype)
+    hc = np.empty(wn, np.int64)
+    # sliding pays while a step (2 slabs) is cheaper than a rebuild (2hx+1 slabs, x-runs)
+    max_slide = max(1, hx // 2)
+    for z in range(z0, z1):
+        for y in range(y0, y1):
+            cur = -(1 << 30)
+            nd = 0
+            for x in range(x0, x1):
+                c = seg[x, y, z]
+                if c == 0:
+                    continue
+                if (seg[x - 1, y, z] == c and seg[x + 1, y, z] == c and seg[x, y - 1, z] == c
+                        and seg[x, y + 1, z] == c and seg[x, y, z - 1] == c
+                        and seg[x, y, z + 1] == c):
+                    continue
+                if x - cur <= max_slide:
+                    for s in range(cur + 1, x + 1):
+                        nd = _slab(seg, runy, hl, hc, nd, s - hx - 1, y, z, hy, hz, -1)
+                        nd = _slab(seg, runy, hl, hc, nd, s + hx, y, z, hy, hz, 1)
+                else:
+                    nd = 0
+                    xe = x + hx + 1
+                    for zz in range(z - hz, z + hz + 1):
+                        for yy in range(y - hy, y + hy + 1):
+                            xx = x - hx
+                            while xx < xe:
+                                lab = seg[xx, yy, zz]
+                                m = np.int64(runx[xx, yy, zz])
+                                if xx + m > xe:
+                                    m = xe - xx
+                                if lab != 0:
+                                    nd = _hist_add(hl, hc, nd, lab, m)
+                                xx += m
+                cur = x
+                best = -1
+                for k in range(nd):
+                    if hc[k] > 0 and hl[k] != c:
+                        if best < 0 or hc[k] > hc[best] or (hc[k] == hc[best] and hl[k] < hl[best]):
+                            best = k
+                if best < 0:
+                    continue
+                if n == xs.shape[0]:
+                    cap = 2 * n
+                    xs2 = np.empty(cap, np.int32)
+                    xs2[:n] = xs
+                    xs = xs2
+                    ys2 = np.empty(cap, np.int32)
+                    ys2[:n] = ys
+                    ys = ys2
+                    zs2 = np.empty(cap, np.int32)
+                    zs2[:n] = zs
+                    zs = zs2
+                    own2 = np.empty(cap, seg.dtype)
+                    own2[:n] = own
+                    own = own2
+                    par2 = np.empty(cap, seg.dtype)
+                    par2[:n] = par
+                    par = par2
+                xs[n] = x
+                ys[n] = y
+                zs[n] = z
+                own[n] = c
+                par[n] = hl[best]
+                n += 1
+    return xs[:n], ys[:n], zs[:n], own[:n], par[:n]
+
+
+# ---------------------------------------------------------------------------------------------
+# pairs
+# ---------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _mix(a, b):
+    h = np.uint64(a) * np.uint64(0x9E3779B97F4A7C15)
+    h ^= np.uint64(b) + np.uint64(0x632BE59BD9B4E019) + (h << np.uint64(6)) + (h >> np.uint64(2))
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    return h
+
+
+@njit(cache=True)
+def index_pairs(own, par):
+    """Unordered pair of each voxel -> dense index in order of first occurrence.
+
+    Returns ``(idx int32[n], key_a, key_b)`` with ``key_a < key_b``.
+    """
+    n = own.shape[0]
+    size = 64
+    while size < 4 * 1024 or size < n // 4:
+        size *= 2
+    # grow on demand: the number of pairs is far smaller than n
+    tab = np.full(size, -1, np.int64)
+    ka = np.empty(1024, own.dtype)
+    kb = np.empty(1024, own.dtype)
+    npairs = 0
+    idx = np.empty(n, np.int32)
+    mask = np.uint64(size - 1)
+    for i in range(n):
+        a = own[i]
+        b = par[i]
+        if b < a:
+            a, b = b, a
+        h = _mix(a, b) & mask
+        while True:
+            j = tab[h]
+            if j < 0:
+                if npairs == ka.shape[0]:
+                    ka2 = np.empty(2 * npairs, own.dtype)
+                    ka2[:npairs] = ka
+                    ka = ka2
+                    kb2 = np.empty(2 * npairs, own.dtype)
+                    kb2[:npairs] = kb
+                    kb = kb2
+                ka[npairs] = a
+                kb[npairs] = b
+                tab[h] = npairs
+                idx[i] = npairs
+                npairs += 1
+                if 2 * npairs > size:  # rehash
+                    size *= 2
+                    mask = np.uint64(size - 1)
+                    tab = np.full(size, -1, np.int64)
+                    for p in range(npairs):
+                        hh = _mix(ka[p], kb[p]) & mask
+                        while tab[hh] >= 0:
+                            hh = (hh + _U64_ONE) & mask
+                        tab[hh] = p
+                break
+            if ka[j] == a and kb[j] == b:
+                idx[i] = j
+                break
+            h = (h + _U64_ONE) & mask
+    return idx, ka[:npairs], kb[:npairs]
+
+
+@njit(cache=True)
+def group_by_pair(idx, npairs):
+    """Counting sort: ``(order, starts)`` so that ``order[starts[p]:starts[p+1]]`` is pair p."""
+    counts = np.zeros(npairs + 1, np.int64)
+    for i in range(idx.shape[0]):
+        counts[idx[i] + 1] += 1
+    for p in range(npairs):
+        counts[p + 1] += counts[p]
+    starts = counts.copy()
+    pos = counts[:-1].copy()
+    order = np.empty(idx.shape[0], np.int64)
+    for i in range(idx.shape[0]):
+        p = idx[i]
+        order[pos[p]] = i
+        pos[p] += 1
+    return order, starts
+
+
+# ---------------------------------------------------------------------------------------------
+# bit-packed morphology
+# ---------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _shifted(src, w, y, z, k, nw):
+    """Word ``w`` of the row shifted so that bit x holds source bit ``x + k``."""
+    if k == 0:
+        return src[w, y, z]
+    if k > 0:
+        v = src[w, y, z] >> np.uint64(k)
+        if w + 1 < nw:
+            v |= src[w + 1, y, z] << np.uint64(64 - k)
+        return v
+    kk = -k
+    v = src[w, y, z] << np.uint64(kk)
+    if w > 0:
+        v |= src[w - 1, y, z] >> np.uint64(64 - kk)
+    return v
+
+
+@njit(cache=True)
+def morph_step(src, dst, rows, erode, last_mask):
+    """One dilation (``erode=False``) or erosion of ``src`` into ``dst`` by a symmetric struct."""
+    nw, ny, nz = src.shape
+    nr = rows.shape[0]
+    for z in range(nz):
+        for y in range(ny):
+            for w in range(nw):
+                if erode:
+                    acc = _U64_ALL
+                else:
+                    acc = np.uint64(0)
+                for r in range(nr):
+                    yy = y + rows[r, 0]
+                    zz = z + rows[r, 1]
+                    dxm = rows[r, 2]
+                    if yy < 0 or yy >= ny or zz < 0 or zz >= nz:
+                        if erode:
+                            acc = np.uint64(0)
+                            break
+                        continue
+                    for k in range(-dxm, dxm + 1):
+                        v = _shifted(src, w, yy, zz, k, nw)
+                        if erode:
+                            acc &= v
+                        else:
+                            acc |= v
+                    if erode and acc == 0:
+                        break
+                if w == nw - 1:
+                    acc &= last_mask
+                dst[w, y, z] = acc
+
+
+@njit(cache=True)
+def morph_sequence(buf, rows, steps, last_mask):
+    """Apply a sequence of steps (``True`` = erosion) to ``buf``; returns the result array."""
+    other = np.empty_like(buf)
+    a = buf
+    b = other
+    for i in range(steps.shape[0]):
+        morph_step(a, b, rows, steps[i], last_mask)
+        a, b = b, a
+    return a
+
+
+@njit(cache=True)
+def _last_mask(nx):
+    rem = nx % 64
+    if rem == 0:
+        return _U64_ALL
+    return (_U64_ONE << np.uint64(rem)) - _U64_ONE
+
+
+@njit(cache=True)
+def threshold_pack(prob, thr, x0, x1, y0, y1, z0, z1):
+    """Bit-pack ``prob[x0:x1, y0:y1, z0:z1] > thr``; indices outside the array read as 0."""
+    nx = x1 - x0
+    ny = y1 - y0
+    nz = z1 - z0
+    nw = (nx + 63) // 64
+    out = np.zeros((nw, ny, nz), np.uint64)
+    sx, sy, sz = prob.shape
+    for z in range(nz):
+        gz = z + z0
+        if gz < 0 or gz >= sz:
+            continue
+        for y in range(ny):
+            gy = y + y0
+            if gy < 0 or gy >= sy:
+                continue
+            for x in range(nx):
+                gx = x + x0
+                if gx < 0 or gx >= sx:
+                    continue
+                if prob[gx, gy, gz] > thr:
+                    out[x >> 6, y, z] |= _U64_ONE << np.uint64(x & 63)
+    return out
+
+
+@njit(cache=True)
+def cross_step(a, b, erode):
+    """One dilation/erosion by the 6-connected cross of padded words ``a`` into ``b``.
+
+    ``a`` and ``b`` have one zero word/row/plane of padding on each side, which stays zero.
+    """
+    nw2, ny2, nz2 = a.shape
+    s1 = np.uint64(1)
+    s63 = np.uint64(63)
+    if erode:
+        for w in range(1, nw2 - 1):
+            for y in range(1, ny2 - 1):
+                for z in range(1, nz2 - 1):
+                    v = a[w, y, z]
+                    if v == 0:
+                        b[w, y, z] = 0
+                        continue
+                    v &= (v << s1) | (a[w - 1, y, z] >> s63)
+                    v &= (a[w, y, z] >> s1) | (a[w + 1, y, z] << s63)
+                    v &= a[w, y - 1, z] & a[w, y + 1, z] & a[w, y, z - 1] & a[w, y, z + 1]
+                    b[w, y, z] = v
+    else:
+        for w in range(1, nw2 - 1):
+            for y in range(1, ny2 - 1):
+                for z in range(1, nz2 - 1):
+                    v = a[w, y, z]
+                    b[w, y, z] = (v | (v << s1) | (a[w - 1, y, z] >> s63) | (v >> s1)
+                                  | (a[w + 1, y, z] << s63) | a[w, y - 1, z] | a[w, y + 1, z]
+                                  | a[w, y, z - 1] | a[w, y, z + 1])
+
+
+@njit(cache=True)
+def close_dilate_pairs(xs, ys, zs, order, starts, n_close, n_dil, cx0, cx1, cy0, cy1,
+                       cz0, cz1):
+    """Per pair: closing (``n_close`` cross steps each way) then dilation (``n_dil``).
+
+    Pairs are processed in index order; a voxel keeps its original pair, otherwise it takes the
+    first (smallest) pair whose closed+dilated mask covers it.  Only the core
+    ``[cx0:cx1, cy0:cy1, cz0:cz1]`` (array coordinates) is written.
+
+    Returns ``lab`` of the core shape (Fortran order), 0 = no contact, ``p + 1`` = pair ``p``.
+    """
+    lab = np.zeros((cz1 - cz0, cy1 - cy0, cx1 - cx0), np.int32).T
+    npairs = starts.shape[0] - 1
+    for p in range(npairs):
+        for j in range(starts[p], starts[p + 1]):
+            i = order[j]
+            x = xs[i]
+            y = ys[i]
+            z = zs[i]
+            if cx0 <= x < cx1 and cy0 <= y < cy1 and cz0 <= z < cz1:
+                lab[x - cx0, y - cy0, z - cz0] = p + 1
+    m = n_close + n_dil
+    for p in range(npairs):
+        s0 = starts[p]
+        s1 = starts[p + 1]
+        bx0 = 1 << 30
+        by0 = 1 << 30
+        bz0 = 1 << 30
+        bx1 = -(1 << 30)
+        by1 = -(1 << 30)
+        bz1 = -(1 << 30)
+        for j in range(s0, s1):
+            i = order[j]
+            bx0 = min(bx0, xs[i])
+            by0 = min(by0, ys[i])
+            bz0 = min(bz0, zs[i])
+            bx1 = max(bx1, xs[i] + 1)
+            by1 = max(by1, ys[i] + 1)
+            bz1 = max(bz1, zs[i] + 1)
+        # the result lies within bbox +- n_dil: skip pairs that cannot reach the core
+        if (bx1 + n_dil <= cx0 or bx0 - n_dil >= cx1 or by1 + n_dil <= cy0
+                or by0 - n_dil >= cy1 or bz1 + n_dil <= cz0 or bz0 - n_dil >= cz1):
+            continue
+        ox = bx0 - m
+        oy = by0 - m
+        oz = bz0 - m
+        nx = bx1 - bx0 + 2 * m
+        ny = by1 - by0 + 2 * m
+        nz = bz1 - bz0 + 2 * m
+        nw = (nx + 63) // 64
+        # one zero word / row / plane of padding on every side: no bounds checks in the steps
+        a = np.zeros((nw + 2, ny + 2, nz + 2), np.uint64)
+        b = np.zeros((nw + 2, ny + 2, nz + 2), np.uint64)
+        for j in range(s0, s1):
+            i = order[j]
+            x = xs[i] - ox
+            a[(x >> 6) + 1, ys[i] - oy + 1, zs[i] - oz + 1] |= _U64_ONE << np.uint64(x & 63)
+        for _ in range(n_close):
+            cross_step(a, b, False)
+            a, b = b, a
+        for _ in range(n_close):
+            cross_step(a, b, True)
+            a, b = b, a
+        for _ in range(n_dil):
+            cross_step(a, b, False)
+            a, b = b, a
+        for z in range(nz):
+            gz = z + oz
+            if gz < cz0 or gz >= cz1:
+                continue
+            for y in range(ny):
+                gy = y + oy
+                if gy < cy0 or gy >= cy1:
+                    continue
+                for w in range(nw):
+                    word = a[w + 1, y + 1, z + 1]
+                    if word == 0:
+                        continue
+                    for bit in range(64):
+                        if (word >> np.uint64(bit)) & _U64_ONE:
+                            gx = ox + 64 * w + bit
+                            if cx0 <= gx < cx1:
+                                if lab[gx - cx0, gy - cy0, gz - cz0] == 0:
+                                    lab[gx - cx0, gy - cy0, gz - cz0] = p + 1
+    return lab
+
+
+# ---------------------------------------------------------------------------------------------
+# per-pair statistics and synapse-fragment voxels
+# ---------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def contact_stats(lab, npairs, sjbits, sjoff, sym, asym, symthr, has_sym, has_asym, cx0, cy0,
+                  cz0):
+    """Statistics of the core label array and its synapse-fragment voxels.
+
+    ``sjbits`` is the bit-packed sj mask whose voxel (0, 0, 0) is core voxel ``-sjoff``;
+    ``sym``/``asym`` are indexed in array coordinates (core voxel + ``(cx0, cy0, cz0)``).
+    Coordinates returned are core coordinates.
+    """
+    nx, ny, nz = lab.shape
+    nvx = np.zeros(npairs, np.int64)
+    nsj = np.zeros(npairs, np.int64)
+    sums = np.zeros((npairs, 3), np.int64)
+    bmin = np.full((npairs, 3), 1 << 40, np.int64)
+    bmax = np.full((npairs, 3), -(1 << 40), np.int64)
+    cap = 1024
+    sx = np.empty(cap, np.int32)
+    sy = np.empty(cap, np.int32)
+    sz = np.empty(cap, np.int32)
+    sp = np.empty(cap, np.int32)
+    sflag = np.empty(cap, np.uint8)
+    ns = 0
+    ox, oy, oz = sjoff
+    for z in range(nz):
+        for y in range(ny):
+            for x in range(nx):
+                v = lab[x, y, z]
+                if v == 0:
+                    continue
+                p = v - 1
+                nvx[p] += 1
+                sums[p, 0] += x
+                sums[p, 1] += y
+                sums[p, 2] += z
+                if x < bmin[p, 0]:
+                    bmin[p, 0] = x
+                if y < bmin[p, 1]:
+                    bmin[p, 1] = y
+                if z < bmin[p, 2]:
+                    bmin[p, 2] = z
+                if x + 1 > bmax[p, 0]:
+                    bmax[p, 0] = x + 1
+                if y + 1 > bmax[p, 1]:
+                    bmax[p, 1] = y + 1
+                if z + 1 > bmax[p, 2]:
+                    bmax[p, 2] = z + 1
+                bx = x + ox
+                if (sjbits[bx >> 6, y + oy, z + oz] >> np.uint64(bx & 63)) & _U64_ONE:
+                    nsj[p] += 1
+                    flag = 0
+                    if has_sym and sym[x + cx0, y + cy0, z + cz0] >= symthr:
+                        flag |= 1
+                    if has_asym and asym[x + cx0, y + cy0, z + cz0] >= symthr:
+                        flag |= 2
+                    if ns == cap:
+                        cap *= 2
+                        t = np.empty(cap, np.int32)
+                        t[:ns] = sx
+                        sx = t
+                        t = np.empty(cap, np.int32)
+                        t[:ns] = sy
+                        sy = t
+                        t = np.empty(cap, np.int32)
+                        t[:ns] = sz
+                        sz = t
+                        t = np.empty(cap, np.int32)
+                        t[:ns] = sp
+                        sp = t
+                        f = np.empty(cap, np.uint8)
+                        f[:ns] = sflag
+                        sflag = f
+                    sx[ns] = x
+                    sy[ns] = y
+                    sz[ns] = z
+                    sp[ns] = p
+                    sflag[ns] = flag
+                    ns += 1
+    return nvx, nsj, sums, bmin, bmax, sx[:ns], sy[:ns], sz[:ns], sp[:ns], sflag[:ns]
