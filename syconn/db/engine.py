@@ -101,6 +101,7 @@ def _sqlite_engine(u, *, read_only: bool) -> Engine:
         if read_only:
             cur.execute("PRAGMA query_only = ON")
         else:
+            cur.execute("PRAGMA page_size = 16384")  # only takes effect on a new database
             cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA busy_timeout = 60000")

@@ -46,6 +46,7 @@ __all__ = [
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _CHUNK_ROWS = 250_000
+_DEFER_INDEX_ROWS = 50_000
 
 
 def _alembic_config() -> AlembicConfig:
@@ -188,10 +189,18 @@ def bulk_load(engine: Engine, table: str | Table, data: pa.Table | Iterable[pa.T
                 cond = [tbl.c[k] == v for k, v in replace.items()]
                 conn.execute(delete(tbl).where(*cond))
             if n:
+                empty = conn.execute(select(1).select_from(tbl).limit(1)).first() is None
+                # a large load into an empty table builds its secondary indexes afterwards
+                # (one sort instead of n random B-tree inserts); DDL is transactional on both
+                deferred = list(tbl.indexes) if empty and n >= _DEFER_INDEX_ROWS else []
+                for ix in deferred:
+                    ix.drop(conn)
                 if is_postgres(engine):
-                    _load_postgres(conn, tbl, cols, parts)
+                    _load_postgres(conn, tbl, cols, parts, empty=empty)
                 else:
                     _load_sqlite(conn, tbl, cols, parts)
+                for ix in deferred:
+                    ix.create(conn)
             if task is not None:
                 _upsert_task(conn, _completion_row(task, n))
     except OperationalError as exc:
@@ -270,12 +279,11 @@ def _binary_chunks(part: pa.Table, types: list[np.dtype]):
         yield io.BytesIO(_PG_SIGNATURE + payload + b"\xff\xff")
 
 
-def _load_postgres(conn, tbl: Table, cols: list[str], parts: list[pa.Table]) -> None:
+def _load_postgres(conn, tbl: Table, cols: list[str], parts: list[pa.Table], *,
+                   empty: bool) -> None:
     raw = conn.connection.driver_connection
     cur = raw.cursor()
     collist = ", ".join(f'"{c}"' for c in cols)
-    cur.execute(f'SELECT 1 FROM "{tbl.name}" LIMIT 1')
-    empty = cur.fetchone() is None
     target = f'"{tbl.name}"'
     if not empty:
         # rows may exist: stage, delete the rows with the same primary key, insert

@@ -153,3 +153,19 @@ def test_unreachable_database_one_line():
         make_engine("::nonsense")
     with pytest.raises(DatabaseError, match="unsupported database"):
         make_engine("mysql://u@h/db")
+
+
+def test_large_load_into_empty_table_keeps_indexes(engine):
+    import numpy as np
+
+    n = 60_000  # above the threshold where secondary indexes are rebuilt after the load
+    syn = pa.table({"id": np.arange(1, n + 1), "cell_pre": np.arange(n) % 97,
+                    "cell_post": np.arange(n) % 89, "size_vx": np.full(n, 100),
+                    "area_um2": np.full(n, 0.1),
+                    **{f"bb_{m}_{a}": np.zeros(n, np.int64) for m in ("min", "max") for a in "xyz"},
+                    **{f"rep_{a}": np.zeros(n, np.int64) for a in "xyz"}})
+    assert bulk_load(engine, "synapses", syn) == n
+    names = {ix["name"] for ix in inspect(engine).get_indexes("synapses")}
+    assert {"ix_synapses_cell_pre", "ix_synapses_cell_post"} <= names
+    assert run_query(engine, "SELECT COUNT(*) FROM synapses WHERE cell_pre = 5")[1] == [
+        (len(range(5, n, 97)),)]
