@@ -1,0 +1,63 @@
+"""``syconn synth``: the typer command (registered in :mod:`syconn.cli`)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from syconn.errors import InputError
+from syconn.synth.core import EXAMPLE_SHAPE_XYZ, synthesize
+from syconn.synth.write import FORMATS, write_dataset
+
+__all__ = ["synth_command", "generate"]
+
+
+def generate(out, *, shape_xyz=EXAMPLE_SHAPE_XYZ, voxel_size_nm=(10, 10, 20), seed=0, n_cells=None,
+             fmt="h5", preview=None, merge_errors=0, split_errors=0, log=None):
+    """Synthesise a volume and write it to ``out``; returns the :class:`SynthResult`."""
+    if fmt not in FORMATS:
+        raise InputError(f"--format: got {fmt!r}, expected one of {', '.join(FORMATS)}")
+    t0 = time.perf_counter()
+    res = synthesize(shape_xyz=shape_xyz, voxel_size_nm=voxel_size_nm, seed=seed, n_cells=n_cells,
+                     merge_errors=merge_errors, split_errors=split_errors)
+    if log:
+        log(f"synthesised {tuple(res.shape_xyz)} voxels in {time.perf_counter() - t0:.1f} s: "
+            f"{res.n_neurons} neurons, {int(res.cells.is_glia.sum())} glia, {len(res.synapses)} synapses, "
+            f"{len(res.mitochondria)} mitochondria, {len(res.supervoxels)} supervoxels")
+    t1 = time.perf_counter()
+    write_dataset(res, out, fmt=fmt, preview=preview)
+    if log:
+        log(f"wrote {fmt} dataset to {out} in {time.perf_counter() - t1:.1f} s")
+    return res
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def synth_command(
+    out: Annotated[Path, typer.Argument(help="Output folder (created).")],
+    shape: Annotated[tuple[int, int, int], typer.Option(help="Volume size in voxels, X Y Z.")] = EXAMPLE_SHAPE_XYZ,
+    voxel_size: Annotated[tuple[float, float, float], typer.Option(help="Voxel size in nm, X Y Z.")] = (10.0, 10.0, 20.0),
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same data.")] = 0,
+    cells: Annotated[Optional[int], typer.Option(help="Number of cells (default: scales with the volume).")] = None,
+    format: Annotated[str, typer.Option("--format", help="h5, knossos or zarr.")] = "h5",
+    preview: Annotated[Optional[Path], typer.Option(help="Write a PNG preview here.")] = None,
+    merge_errors: Annotated[int, typer.Option(help="False merges injected into the agglomeration graph.")] = 0,
+    split_errors: Annotated[int, typer.Option(help="False splits injected into the agglomeration graph.")] = 0,
+) -> None:
+    """Synthesise neural tissue with ground truth (raw EM, supervoxels, maps, synapses)."""
+    if any(s < 16 for s in shape):
+        raise InputError(f"--shape: got {' '.join(map(str, shape))}, expected three sizes >= 16 voxels")
+    if any(v <= 0 for v in voxel_size):
+        raise InputError(f"--voxel-size: got {' '.join(map(str, voxel_size))}, expected three sizes > 0 nm")
+    if format not in FORMATS:
+        raise InputError(f"--format: got {format!r}, expected one of {', '.join(FORMATS)}")
+    if cells is not None and cells < 5:
+        raise InputError(f"--cells: got {cells}, expected at least 5 (one cell of every type)")
+    generate(out, shape_xyz=shape, voxel_size_nm=voxel_size, seed=seed, n_cells=cells, fmt=format,
+             preview=preview, merge_errors=merge_errors, split_errors=split_errors, log=_err)

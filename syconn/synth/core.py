@@ -1,0 +1,589 @@
+"""``synthesize``: scene -> voxels, supervoxels, agglomeration graph, synapses, maps, raw EM."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import cc3d
+import edt
+import fastremap
+import numpy as np
+import pandas as pd
+from scipy import ndimage
+from scipy.spatial import cKDTree
+
+from syconn.errors import InputError
+from syconn.synth import _kernels as K
+from syconn.synth.geometry import Scene, build_scene, default_cell_counts
+from syconn.synth.types import CELL_TYPES, CONNECTION_PROB, TYPE_NAMES, Compartment as C
+
+__all__ = ["SynthResult", "synthesize", "EXAMPLE_SHAPE_XYZ", "TEST_SHAPE_XYZ", "THRESHOLDS"]
+
+EXAMPLE_SHAPE_XYZ = (576, 576, 288)
+TEST_SHAPE_XYZ = (192, 192, 96)  # ~1.5 s, a handful of synapses; (256, 256, 128) gives ~25
+# pipeline defaults the maps are made for (prob > t * 255; sym/asym >= 123)
+THRESHOLDS = {"mi": 0.428571429 * 255, "sj": 0.19047619 * 255, "vc": 0.285714286 * 255, "syntype": 123}
+_XCHUNK = 8
+_POST_KIND = {int(C.SPINE_HEAD): "spine_head", int(C.DENDRITE): "shaft", int(C.SOMA): "soma",
+              int(C.SPINE_NECK): "spine_neck", int(C.BOUTON): "bouton", int(C.AXON): "axon"}
+
+
+@dataclass
+class SynthResult:
+    """A synthetic volume with ground truth.  Volumes are ``[x, y, z]``, C order.
+
+    ``seg`` holds supervoxel ids (uint64, 0 = extracellular); the probability maps and ``raw``
+    are uint8; ``compartments`` holds :class:`~syconn.synth.types.Compartment` codes and
+    ``mito`` ground-truth mitochondrion ids (matching ``mitochondria.mito_id``).  Tables are
+    pandas DataFrames; coordinates in voxels unless the column name carries a unit.
+    """
+
+    shape_xyz: tuple[int, int, int]
+    voxel_size_nm: tuple[float, float, float]
+    seed: int
+    raw: np.ndarray
+    seg: np.ndarray
+    mi: np.ndarray
+    vc: np.ndarray
+    sj: np.ndarray
+    sym: np.ndarray
+    asym: np.ndarray
+    compartments: np.ndarray
+    mito: np.ndarray
+    edges: np.ndarray  # (n, 2) uint64 agglomeration graph as written (with injected errors)
+    cells: pd.DataFrame
+    supervoxels: pd.DataFrame
+    synapses: pd.DataFrame
+    mitochondria: pd.DataFrame
+    skeletons: pd.DataFrame
+    agglomeration_errors: pd.DataFrame
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def n_neurons(self) -> int:
+        return int((~self.cells.is_glia).sum())
+
+
+def _check_args(shape_xyz, voxel_size_nm, n_cells, merge_errors, split_errors):
+    shape = tuple(int(s) for s in shape_xyz)
+    if len(shape) != 3 or min(shape) < 16:
+        raise InputError(f"shape_xyz: got {tuple(shape_xyz)}, expected 3 sizes of at least 16 voxels")
+    vs = tuple(float(v) for v in voxel_size_nm)
+    if len(vs) != 3 or min(vs) <= 0 or max(vs) > 200:
+        raise InputError(f"voxel_size_nm: got {tuple(voxel_size_nm)}, expected 3 sizes in (0, 200] nm")
+    if n_cells is not None and int(n_cells) < 5:
+        raise InputError(f"n_cells: got {n_cells}, expected at least 5 (one cell of every type)")
+    if merge_errors < 0 or split_errors < 0:
+        raise InputError(f"merge_errors/split_errors: got {merge_errors}/{split_errors}, expected >= 0")
+    return shape, vs
+
+
+def _rasterize(scene: Scene, shape, vs_um):
+    p0, p1, r0, r1, margin, piece, comp = scene.prim_arrays()
+    lab = np.zeros(shape, np.uint32)
+    cmp = np.zeros(shape, np.uint8)
+    best = np.full(shape, np.inf, np.float32)
+    K.rasterize(lab, cmp, best, p0, p1, r0, r1, margin, piece, comp, vs_um, _XCHUNK)
+    del best
+    piece_cell = np.asarray(scene.piece_cell, np.int64)
+    mask = np.zeros(shape, np.uint8)
+    K.gap_mask(lab, piece_cell, mask)
+    m = mask.view(bool)
+    lab[m] = 0
+    cmp[m] = 0
+    return lab, cmp, piece_cell
+
+
+def _supervoxels(lab, cmp, piece_cell, min_voxels):
+    """Split pieces into 26-connected supervoxels, drop dust; returns sv volume and sv -> cell."""
+    sv = cc3d.connected_components(lab, connectivity=26, out_dtype=np.uint32)
+    stats = cc3d.statistics(sv)
+    counts = stats["voxel_counts"]
+    small = np.nonzero(counts < min_voxels)[0]
+    small = small[small > 0]
+    if len(small):
+        keep = np.ones(len(counts), bool)
+        keep[small] = False
+        dust = ~keep[sv]
+        sv[dust] = 0
+        lab[dust] = 0
+        cmp[dust] = 0
+        sv, n = fastremap.renumber(sv, in_place=True)
+        sv = sv.astype(np.uint32, copy=False)
+    cmap = fastremap.component_map(sv, lab)
+    n = int(sv.max())
+    sv_piece = np.zeros(n + 1, np.int64)
+    for k, v in cmap.items():
+        sv_piece[int(k)] = int(v)
+    sv_piece[0] = 0
+    return sv, piece_cell[sv_piece]
+
+
+def _union_components(n, pairs):
+    parent = np.arange(n + 1)
+
+    def find(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return np.array([find(i) for i in range(n + 1)])
+
+
+def synthesize(*, shape_xyz=EXAMPLE_SHAPE_XYZ, voxel_size_nm=(10, 10, 20), seed: int = 0,
+               n_cells: int | None = None, merge_errors: int = 0, split_errors: int = 0,
+               verbose: bool = False) -> SynthResult:
+    """Generate a synthetic volume of neural tissue with complete ground truth.
+
+    Parameters
+    ----------
+    shape_xyz : (int, int, int)
+        Volume size in voxels, x, y, z.
+    voxel_size_nm : (float, float, float)
+        Voxel size in nm, x, y, z (anisotropic allowed).
+    seed : int
+        Seed of the only random generator used; the output is identical for the same seed.
+    n_cells : int, optional
+        Number of cells (neurons of 4 types plus glia) growing through the volume; default
+        scales with the volume.
+    merge_errors, split_errors : int
+        Number of false merges (edges between supervoxels of different cells) and false splits
+        (a supervoxel cut off from its cell) injected into the written agglomeration graph.
+
+    Returns
+    -------
+    SynthResult
+
+    Examples
+    --------
+    >>> from syconn.synth import synthesize
+    >>> r = synthesize(shape_xyz=(96, 96, 48), seed=1, n_cells=8)
+    >>> r.seg.shape, r.seg.dtype.name
+    ((96, 96, 48), 'uint64')
+    """
+    shape, vs_nm = _check_args(shape_xyz, voxel_size_nm, n_cells, merge_errors, split_errors)
+    rng = np.random.default_rng(seed)
+    vs = np.asarray(vs_nm, np.float64) / 1000.0
+    size_um = np.asarray(shape) * vs
+    tim = {}
+    t0 = time.perf_counter()
+
+    def lap(name):
+        nonlocal t0
+        t = time.perf_counter()
+        tim[name] = t - t0
+        t0 = t
+        if verbose:
+            import sys
+            print(f"synth: {name} {tim[name]:.2f} s", file=sys.stderr)
+
+    counts = default_cell_counts(size_um, n_cells)
+    scene = build_scene(size_um, counts, rng)
+    lap("geometry")
+    lab, cmp, piece_cell = _rasterize(scene, shape, vs)
+    lap("rasterize")
+    min_sv = max(8, int(round(0.001 / float(np.prod(vs)))))  # ~0.001 um^3
+    sv, sv_cell = _supervoxels(lab, cmp, piece_cell, min_sv)
+    del lab
+    n_sv = len(sv_cell) - 1
+    n_cell_idx = len(scene.cell_type)
+    cellvol = sv_cell.astype(np.uint32)[sv]
+    # cell id = smallest supervoxel id of the cell
+    cell_id = np.zeros(n_cell_idx, np.int64)
+    for s_id in range(n_sv, 0, -1):
+        cell_id[sv_cell[s_id]] = s_id
+    lap("supervoxels")
+
+    edges, sv_table, errors = _agglomeration(sv, sv_cell, cell_id, scene, vs, rng, merge_errors, split_errors)
+    lap("agglomeration")
+
+    mito_vol, mito_table = _mitochondria(scene, cellvol, vs, cell_id)
+    lap("mitochondria")
+
+    sj = np.zeros(shape, np.uint8)
+    sym = np.zeros(shape, np.uint8)
+    asym = np.zeros(shape, np.uint8)
+    vc = np.zeros(shape, np.uint8)
+    syn_table, ves_prims = _synapses(scene, cellvol, cmp, sj, sym, asym, vc, vs, cell_id, rng)
+    lap("synapses")
+
+    raw = _raw_em(cellvol, mito_vol, sj, ves_prims, scene, vs, rng)
+    lap("raw")
+
+    mi = np.zeros(shape, np.uint8)
+    _paint_mito_map(scene, mi, cellvol, vs)
+    _noisify(mi, vs, rng, amp=22.0, blobs=max(3, len(scene.mitos) // 12), blob_val=(70, 150),
+             cellvol=cellvol, blob_r=(0.08, 0.15))
+    _noisify(vc, vs, rng, amp=20.0, blobs=max(3, len(scene.boutons) // 10), blob_val=(60, 140),
+             cellvol=cellvol, blob_r=(0.06, 0.12))
+    _noisify(sj, vs, rng, amp=10.0, blobs=max(3, len(syn_table) // 8), blob_val=(60, 170),
+             cellvol=cellvol, blob_r=(0.05, 0.1))
+    _noisify(sym, vs, rng, amp=12.0)
+    _noisify(asym, vs, rng, amp=12.0)
+    lap("maps")
+
+    cells = _cell_table(scene, cellvol, cell_id, vs)
+    skel = _skeleton_table(scene, cell_id, vs, size_um)
+    cells["cable_length_um"] = _cable_length(skel, cells.cell_id.to_numpy())
+    seg = sv.astype(np.uint64)
+    del sv
+    lap("tables")
+    return SynthResult(
+        shape_xyz=shape, voxel_size_nm=vs_nm, seed=int(seed), raw=raw, seg=seg, mi=mi, vc=vc, sj=sj,
+        sym=sym, asym=asym, compartments=cmp, mito=mito_vol, edges=edges, cells=cells,
+        supervoxels=sv_table, synapses=syn_table, mitochondria=mito_table, skeletons=skel,
+        agglomeration_errors=errors, timings=tim)
+
+
+# ---------------------------------------------------------------------------- agglomeration
+
+
+def _agglomeration(sv, sv_cell, cell_id, scene, vs, rng, merge_errors, split_errors):
+    n_sv = len(sv_cell) - 1
+    pairs = K.same_cell_pairs(sv, sv_cell.astype(np.int64))
+    pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+    comp = _union_components(n_sv, pairs)
+    # link parts of a cell that are disconnected inside the volume (joined outside it)
+    extra = []
+    first_root = {}
+    for s_id in range(1, n_sv + 1):
+        if comp[s_id] != s_id:
+            continue
+        c = sv_cell[s_id]
+        if c in first_root:
+            extra.append((first_root[c], s_id))
+        else:
+            first_root[c] = s_id
+    edges = np.concatenate([pairs, np.asarray(extra, np.int64).reshape(-1, 2)])
+    stats = cc3d.statistics(sv)
+    centroid = stats["centroids"] * vs
+    sizes = stats["voxel_counts"]
+    sv_table = pd.DataFrame({
+        "sv_id": np.arange(1, n_sv + 1, dtype=np.uint64),
+        "cell_id": cell_id[sv_cell[1:]].astype(np.uint64),
+        "size_vx": sizes[1:].astype(np.int64),
+        "x": np.round(stats["centroids"][1:, 0], 1), "y": np.round(stats["centroids"][1:, 1], 1),
+        "z": np.round(stats["centroids"][1:, 2], 1),
+    })
+    err = []
+    edges = [tuple(e) for e in edges]
+    glia = np.array([CELL_TYPES[t].is_glia if t else True for t in scene.cell_type])
+    if merge_errors:
+        tree = cKDTree(centroid[1:])
+        cand = sorted(p for p in tree.query_pairs(1.5) if sv_cell[p[0] + 1] != sv_cell[p[1] + 1]
+                      and not glia[sv_cell[p[0] + 1]] and not glia[sv_cell[p[1] + 1]])
+        for k in rng.choice(len(cand), size=min(merge_errors, len(cand)), replace=False) if cand else []:
+            a, b = cand[k][0] + 1, cand[k][1] + 1
+            edges.append((a, b))
+            err.append(("merge", a, b))
+    if split_errors:
+        multi = [s for s in range(1, n_sv + 1) if sv_cell[s] and np.sum(sv_cell == sv_cell[s]) > 1]
+        for s_id in rng.choice(multi, size=min(split_errors, len(multi)), replace=False) if multi else []:
+            s_id = int(s_id)
+            cut = [e for e in edges if s_id in e and e[0] != e[1]]
+            edges = [e for e in edges if s_id not in e]
+            for a, b in cut:
+                err.append(("split", a, b))
+            # the rest of the cell must stay joined: relink its other supervoxels
+            rest = [s for s in range(1, n_sv + 1) if sv_cell[s] == sv_cell[s_id] and s != s_id]
+            comp2 = _union_components(n_sv, [e for e in edges if e[0] in rest or e[1] in rest])
+            roots = sorted({int(comp2[s]) for s in rest})
+            edges += [(roots[0], r) for r in roots[1:]]
+    in_edge = np.zeros(n_sv + 1, bool)
+    for a, b in edges:
+        in_edge[a] = in_edge[b] = True
+    edges += [(s, s) for s in range(1, n_sv + 1) if not in_edge[s]]  # singleton cells
+    edges = np.array(sorted({(min(a, b), max(a, b)) for a, b in edges}), np.uint64).reshape(-1, 2)
+    errors = pd.DataFrame(err, columns=["kind", "sv_a", "sv_b"]).astype({"sv_a": np.uint64, "sv_b": np.uint64})
+    return edges, sv_table, errors
+
+
+# ---------------------------------------------------------------------------- mitochondria
+
+
+def _mito_prims(scene, cell_filter=None):
+    p0, p1, r, ids, cells = [], [], [], [], []
+    for m, (cell, pts, rm) in enumerate(scene.mitos, start=1):
+        for a, b in zip(pts[:-1], pts[1:]):
+            p0.append(a)
+            p1.append(b)
+            r.append(rm)
+            ids.append(m)
+            cells.append(cell)
+    p0 = np.asarray(p0, np.float64).reshape(-1, 3)
+    p1 = np.asarray(p1, np.float64).reshape(-1, 3)
+    r = np.asarray(r, np.float64)
+    return p0, p1, r, np.asarray(ids, np.uint32), np.asarray(cells, np.int64)
+
+
+def _mitochondria(scene, cellvol, vs, cell_id):
+    p0, p1, r, ids, cells = _mito_prims(scene)
+    mito = np.zeros(cellvol.shape, np.uint32)
+    if len(ids):
+        K.paint_label(mito, p0, p1, r, r, ids, cells, cellvol, vs, _XCHUNK)
+    counts = np.bincount(mito.ravel(), minlength=len(scene.mitos) + 1)
+    keep = np.nonzero(counts[1:] > 0)[0] + 1
+    rows = []
+    for m in keep:
+        cell, pts, rm = scene.mitos[m - 1]
+        c = pts.mean(axis=0) / vs
+        rows.append((int(m), int(cell_id[cell]), c[0], c[1], c[2],
+                     float(np.linalg.norm(np.diff(pts, axis=0), axis=1).sum() + 2 * rm), float(rm),
+                     int(counts[m])))
+    table = pd.DataFrame(rows, columns=["mito_id", "cell_id", "x", "y", "z", "length_um", "radius_um", "size_vx"])
+    return mito, table.astype({"mito_id": np.uint64, "cell_id": np.uint64})
+
+
+def _paint_mito_map(scene, mi, cellvol, vs):
+    p0, p1, r, ids, cells = _mito_prims(scene)
+    if len(ids):
+        n = len(ids)
+        K.paint_soft(mi, p0, p1, r, r, np.full(n, 235.0), np.full(n, 0.05), cells, cellvol, vs, _XCHUNK)
+
+
+# ---------------------------------------------------------------------------- synapses
+
+
+def _synapses(scene, cellvol, cmp, sj, sym, asym, vc, vs, cell_id, rng):
+    """Decide which candidate contacts are synapses, verify them in voxels, paint the maps."""
+    shape = np.array(cellvol.shape)
+    types = scene.cell_type
+    cand = scene.candidates
+    # 1. connectome draw (pre type x post type), at most one synapse per bouton and post cell
+    drawn = []
+    seen = set()
+    for k, (pre, post, bouton, kind, point, normal) in enumerate(cand):
+        p = CONNECTION_PROB[TYPE_NAMES.index(types[pre]), TYPE_NAMES.index(types[post])]
+        if rng.random() < p and (bouton, post) not in seen:
+            seen.add((bouton, post))
+            drawn.append(k)
+    # 2. vesicle clouds: boutons with a drawn synapse (towards its clefts), some others
+    bout_dir = {}
+    for k in drawn:
+        bout_dir.setdefault(cand[k][2], []).append(cand[k][5])
+    vp0, vr, vcell, vval = [], [], [], []
+    for bi, (cell, c, rb, _piece) in enumerate(scene.boutons):
+        if bi in bout_dir:
+            u = _unit(np.mean(bout_dir[bi], axis=0))
+            vp0.append(c + u * 0.3 * rb)
+            vr.append(0.68 * rb)
+            vval.append(rng.uniform(200, 245))
+        elif rng.random() < 0.35:
+            vp0.append(c + rng.normal(size=3) * 0.1 * rb)
+            vr.append(0.55 * rb)
+            vval.append(rng.uniform(150, 220))
+        else:
+            continue
+        vcell.append(cell)
+    ves_prims = (np.asarray(vp0, np.float64).reshape(-1, 3), np.asarray(vr, np.float64),
+                 np.asarray(vcell, np.int64))
+    if vp0:
+        n = len(vp0)
+        K.paint_soft(vc, ves_prims[0], ves_prims[0], ves_prims[1], ves_prims[1], np.asarray(vval),
+                     np.full(n, 0.06), ves_prims[2], cellvol, vs, _XCHUNK)
+    # 3. verify each drawn synapse on the voxels; paint sj / sym / asym on its cleft
+    w = 0.06  # half width of the cleft band (um)
+    rows = []
+    accepted: dict[tuple[int, int], list] = {}
+    vc_thr = THRESHOLDS["vc"]
+    for k in drawn:
+        pre, post, bouton, kind, point, normal = cand[k]
+        R = rng.uniform(0.16, 0.3)
+        weak = rng.random() < 0.12
+        half = np.ceil((R + 0.01) / vs).astype(int)
+        cvox = np.floor(point / vs).astype(int)
+        lo = np.maximum(cvox - half, 0)
+        hi = np.minimum(cvox + half + 1, shape)
+        if np.any(hi - lo < 3):
+            continue
+        sl = tuple(slice(a, b) for a, b in zip(lo, hi))
+        crop = cellvol[sl]
+        pre_m = crop == pre
+        post_m = crop == post
+        if not pre_m.any() or not post_m.any():
+            continue
+        d_pre = edt.edt(~pre_m, anisotropy=tuple(vs), black_border=False, parallel=1)
+        d_post = edt.edt(~post_m, anisotropy=tuple(vs), black_border=False, parallel=1)
+        ax = [((np.arange(a, b) + 0.5) * v - q) ** 2 for a, b, v, q in zip(lo, hi, vs, point)]
+        rho = np.sqrt(ax[0][:, None, None] + ax[1][None, :, None] + ax[2][None, None, :])
+        band = (d_pre <= w) & (d_post <= w) & (rho <= R)
+        n_pre = int(np.count_nonzero(band & pre_m))
+        n_post = int(np.count_nonzero(band & post_m))
+        n_vc = int(np.count_nonzero((vc[sl] > vc_thr) & pre_m))
+        min_side = 120
+        if n_pre < min_side or n_post < min_side or n_vc < 200:
+            continue
+        loc = np.argwhere(band)
+        cen = (loc + lo + 0.5) * vs
+        cpoint = cen.mean(axis=0)
+        pick = loc[np.argmin(np.linalg.norm(cen - cpoint, axis=1))] + lo
+        post_comp = cmp[sl][band & post_m]
+        kind_code = int(np.bincount(post_comp, minlength=8).argmax())
+        if kind_code not in (C.SPINE_HEAD, C.SPINE_NECK, C.DENDRITE, C.SOMA):
+            continue  # the post side turned out to be an axon: not a synapse
+        key = (pre, post)
+        # clefts of one cell pair must stay > 250 nm apart (the pipeline merges closer ones)
+        if any(np.linalg.norm(cpoint - q) < R + rq + 0.3 for q, rq in accepted.get(key, [])):
+            continue
+        accepted.setdefault(key, []).append((cpoint, R))
+        peak = rng.uniform(95, 130) if weak else rng.uniform(175, 250)
+        f = np.clip(1.15 * (1.0 - (rho / R) ** 3), 0, 1) * (1.0 - 0.2 * np.clip(
+            np.minimum(d_pre, d_post) / w, 0, 1))
+        val = np.where(band, peak * f, 0).astype(np.uint8)
+        np.maximum(sj[sl], val, out=sj[sl])
+        sign = CELL_TYPES[types[pre]].sign
+        hi_v = np.where(band, rng.uniform(170, 240) * np.clip(f * 1.3, 0, 1), 0).astype(np.uint8)
+        lo_v = np.where(band, rng.uniform(20, 60) * f, 0).astype(np.uint8)
+        if sign < 0:
+            np.maximum(sym[sl], hi_v, out=sym[sl])
+            np.maximum(asym[sl], lo_v, out=asym[sl])
+        else:
+            np.maximum(asym[sl], hi_v, out=asym[sl])
+            np.maximum(sym[sl], lo_v, out=sym[sl])
+        rows.append((int(cell_id[pre]), int(cell_id[post]), types[pre], types[post], int(pick[0]),
+                     int(pick[1]), int(pick[2]), int(sign), _POST_KIND.get(kind_code, "other"),
+                     float(np.pi * R * R), int(n_pre + n_post), bool(weak)))
+    cols = ["pre_cell_id", "post_cell_id", "pre_type", "post_type", "x", "y", "z", "sign",
+            "post_compartment", "cleft_area_um2", "cleft_size_vx", "weak"]
+    table = pd.DataFrame(rows, columns=cols)
+    table = table.sort_values(["x", "y", "z", "pre_cell_id", "post_cell_id"], kind="stable").reset_index(drop=True)
+    table.insert(0, "syn_id", np.arange(1, len(table) + 1, dtype=np.uint64))
+    table = table.astype({"pre_cell_id": np.uint64, "post_cell_id": np.uint64})
+    return table, ves_prims
+
+
+def _unit(v):
+    n = np.linalg.norm(v)
+    return v / n if n > 0 else v
+
+
+# ---------------------------------------------------------------------------- maps and raw
+
+
+def _coarse_noise(shape, step_vx, rng):
+    cshape = tuple(int(np.ceil(s / st)) + 2 for s, st in zip(shape, step_vx))
+    return rng.standard_normal(cshape)
+
+
+def _noisify(vol, vs, rng, *, amp, blobs=0, blob_val=(60, 150), cellvol=None, blob_r=(0.06, 0.12)):
+    """Smooth noise plus false-positive blobs inside random cells."""
+    if blobs and cellvol is not None:
+        shape = np.array(vol.shape)
+        pts = (rng.random((blobs * 4, 3)) * shape).astype(int)
+        inside = cellvol[pts[:, 0], pts[:, 1], pts[:, 2]] > 0
+        pts = pts[inside][:blobs]
+        if len(pts):
+            c = (pts + 0.5) * vs
+            r = rng.uniform(*blob_r, size=len(pts))
+            K.paint_soft(vol, c, c + rng.normal(size=c.shape) * 0.05, r, r,
+                         rng.uniform(*blob_val, size=len(pts)), np.full(len(pts), 0.05),
+                         np.zeros(len(pts), np.int64), vol, vs, _XCHUNK)
+    step = np.maximum(1, np.round(0.25 / vs)).astype(np.float64)  # ~250 nm correlation length
+    coarse = _coarse_noise(vol.shape, step, rng)
+    K.add_smooth(vol, coarse, step, amp, 0.0, 255.0)
+
+
+def _raw_em(cellvol, mito, sj, ves_prims, scene, vs, rng):
+    shape = cellvol.shape
+    n_cells = len(scene.cell_type)
+    tone = np.empty(n_cells, np.float64)
+    for c, t in enumerate(scene.cell_type):
+        tone[c] = rng.uniform(182, 200) if (t and CELL_TYPES[t].is_glia) else rng.uniform(150, 172)
+    # vesicles: ~40 nm dark dots scattered in vesicle clouds
+    ves = np.zeros(shape, np.uint8)
+    c0, r0, cells = ves_prims
+    if len(c0):
+        counts = np.clip((r0 / 0.055) ** 3 * 1.2, 10, 400).astype(int)
+        centers = np.repeat(c0, counts, axis=0) + _ball(rng, counts.sum()) * np.repeat(r0, counts)[:, None]
+        cc = np.repeat(cells, counts)
+        rad = np.full(len(centers), 0.02)
+        K.paint_soft(ves, centers, centers, rad, rad, np.full(len(centers), 255.0),
+                     np.full(len(centers), 0.02), cc, cellvol, vs, _XCHUNK)
+    raw = np.empty(shape, np.uint8)
+    sigma = (0.9, 0.9, 0.9 * vs[0] / vs[2])
+    halo = 4
+    slab = 32
+    zoff = rng.normal(0, 3.0, size=shape[2])
+    step = np.maximum(1, np.round(0.5 / vs)).astype(np.float64)
+    coarse = _coarse_noise(shape, step, rng)
+    seeds = rng.integers(0, 2**63, size=(shape[0] + slab - 1) // slab)
+    for n, x0 in enumerate(range(0, shape[0], slab)):
+        x1 = min(shape[0], x0 + slab)
+        a, b = max(0, x0 - halo), min(shape[0], x1 + halo)
+        buf = np.empty((b - a,) + shape[1:], np.float32)
+        K.membrane_base(cellvol, mito, tone, buf, a)
+        buf -= 0.45 * ves[a:b]
+        buf -= 0.35 * sj[a:b]
+        buf += zoff[None, None, :]
+        buf = ndimage.gaussian_filter(buf, sigma=sigma, mode="nearest")
+        sub = buf[x0 - a:x0 - a + (x1 - x0)]
+        sub += np.random.default_rng(seeds[n]).standard_normal(sub.shape, dtype=np.float32) * 9.0
+        raw[x0:x1] = np.clip(sub, 0, 255).astype(np.uint8)
+    K.add_smooth(raw, coarse, step, 8.0, 0.0, 255.0)  # low-frequency staining variation
+    return raw
+
+
+def _ball(rng, n):
+    v = rng.normal(size=(n, 3))
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return v * rng.random((n, 1)) ** (1 / 3)
+
+
+# ---------------------------------------------------------------------------- tables
+
+
+def _cell_table(scene, cellvol, cell_id, vs):
+    counts = np.bincount(cellvol.ravel(), minlength=len(scene.cell_type))
+    rows = []
+    for c in range(1, len(scene.cell_type)):
+        if counts[c] == 0:
+            continue
+        t = scene.cell_type[c]
+        ct = CELL_TYPES[t]
+        sc = scene.soma_center[c]
+        rows.append((int(cell_id[c]), t, ct.code, ct.is_glia, ct.sign, sc is not None,
+                     *(np.asarray(sc) / vs if sc is not None else (np.nan,) * 3),
+                     float(scene.soma_radius[c]), int(counts[c])))
+    cols = ["cell_id", "type", "type_code", "is_glia", "sign", "has_soma", "soma_x", "soma_y", "soma_z",
+            "soma_radius_um", "size_vx"]
+    return pd.DataFrame(rows, columns=cols).astype({"cell_id": np.uint64}).sort_values("cell_id").reset_index(drop=True)
+
+
+def _skeleton_table(scene, cell_id, vs, size_um):
+    nodes = np.array([n[1:4] for n in scene.nodes], np.float64).reshape(-1, 3)
+    cell = np.array([n[0] for n in scene.nodes], np.int64)
+    parent = np.array([n[6] for n in scene.nodes], np.int64)
+    keep = (cell_id[cell] > 0) & np.all((nodes >= 0) & (nodes < size_um), axis=1)
+    new = np.full(len(nodes), -1, np.int64)
+    new[keep] = np.arange(int(keep.sum()))
+    par = np.where(parent >= 0, new[np.maximum(parent, 0)], -1)
+    comp = np.array([n[5] for n in scene.nodes], np.int64)
+    names = {int(C.DENDRITE): "dendrite", int(C.AXON): "axon", int(C.SOMA): "soma",
+             int(C.SPINE_NECK): "spine_neck", int(C.SPINE_HEAD): "spine_head", int(C.GLIA): "glia"}
+    v = nodes[keep] / vs
+    return pd.DataFrame({
+        "cell_id": cell_id[cell[keep]].astype(np.uint64),
+        "node_id": np.arange(int(keep.sum()), dtype=np.int64),
+        "parent_id": par[keep],
+        "x": v[:, 0], "y": v[:, 1], "z": v[:, 2],
+        "x_nm": nodes[keep, 0] * 1000, "y_nm": nodes[keep, 1] * 1000, "z_nm": nodes[keep, 2] * 1000,
+        "radius_um": np.array([n[4] for n in scene.nodes])[keep],
+        "compartment": [names[c] for c in comp[keep]],
+    })
+
+
+def _cable_length(skel, cell_ids):
+    """Total length (um) of skeleton edges inside the volume, per cell in ``cell_ids``."""
+    par = skel.parent_id.to_numpy()
+    has = par >= 0
+    xyz = skel[["x_nm", "y_nm", "z_nm"]].to_numpy()
+    seg = np.zeros(len(skel))
+    seg[has] = np.linalg.norm(xyz[has] - xyz[par[has]], axis=1) / 1000.0
+    tot = pd.Series(seg).groupby(skel.cell_id.to_numpy()).sum()
+    return tot.reindex(cell_ids).fillna(0.0).to_numpy()

@@ -1,0 +1,316 @@
+"""Checks of the synthetic tissue generator (issue 3): the ground truth is consistent with the voxels."""
+
+from __future__ import annotations
+
+import bz2
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from syconn.errors import InputError
+from syconn.synth import THRESHOLDS, Compartment, synthesize
+from syconn.synth import _kernels as K
+from syconn.synth.write import write_dataset
+
+SHAPE = (256, 256, 128)
+
+
+@pytest.fixture(scope="module")
+def res():
+    return synthesize(shape_xyz=SHAPE, seed=3)
+
+
+def _cellvol(r):
+    lut = np.zeros(int(r.seg.max()) + 1, np.uint64)
+    lut[r.supervoxels.sv_id.to_numpy().astype(np.int64)] = r.supervoxels.cell_id.to_numpy()
+    return lut[r.seg.astype(np.int64)]
+
+
+# ------------------------------------------------------------------------------ kernels
+
+
+def test_rasterize_capsule_volume():
+    vs = np.array([0.01, 0.01, 0.02])
+    shape = (100, 60, 30)
+    lab = np.zeros(shape, np.uint32)
+    comp = np.zeros(shape, np.uint8)
+    best = np.full(shape, np.inf, np.float32)
+    p0 = np.array([[0.2, 0.3, 0.3]])
+    p1 = np.array([[0.8, 0.3, 0.3]])
+    r = np.array([0.1])
+    K.rasterize(lab, comp, best, p0, p1, r, r, np.zeros(1), np.array([5]), np.array([1], np.uint8), vs, 8)
+    expected = (np.pi * 0.1**2 * 0.6 + 4 / 3 * np.pi * 0.1**3) / np.prod(vs)
+    assert set(np.unique(lab)) == {0, 5}
+    assert abs((lab > 0).sum() / expected - 1) < 0.05
+    assert np.array_equal(lab > 0, comp == 1)
+
+
+def test_rasterize_deepest_wins_and_margin():
+    vs = np.array([0.01, 0.01, 0.01])
+    shape = (40, 20, 20)
+    lab = np.zeros(shape, np.uint32)
+    comp = np.zeros(shape, np.uint8)
+    best = np.full(shape, np.inf, np.float32)
+    c = np.array([[0.1, 0.1, 0.1], [0.3, 0.1, 0.1]])
+    r = np.array([0.05, 0.05])
+    K.rasterize(lab, comp, best, c, c, r, r, np.array([0.05, 0.05]), np.array([1, 2]),
+                np.array([1, 2], np.uint8), vs, 8)
+    # the two spheres grow by their margin and meet half way (x = 0.2 um)
+    assert lab[19, 10, 10] == 1 and lab[20, 10, 10] == 2
+    assert lab[0, 0, 0] == 0  # corner farther than r + margin from both
+
+
+def test_gap_mask_26_neighbourhood():
+    lab = np.zeros((6, 4, 4), np.uint32)
+    lab[:3] = 1
+    lab[3:] = 2
+    lab[0, 0, 0] = 3  # same cell as 1 (piece 3 -> cell 1)
+    piece_cell = np.array([0, 1, 2, 1])
+    mask = np.zeros(lab.shape, np.uint8)
+    K.gap_mask(lab, piece_cell, mask)
+    assert mask[3].all() and not mask[:3].any() and not mask[4:].any()
+
+
+def test_same_cell_pairs():
+    sv = np.array([[[1, 2, 0, 3]]], np.uint32)
+    sv2cell = np.array([0, 1, 1, 1])
+    assert K.same_cell_pairs(sv, sv2cell).tolist() == [[1, 2]]
+    sv2cell = np.array([0, 1, 2, 2])
+    assert K.same_cell_pairs(sv, sv2cell).tolist() == []
+
+
+# ------------------------------------------------------------------------------ contract
+
+
+def test_deterministic_per_seed():
+    a = synthesize(shape_xyz=(96, 96, 48), seed=7, n_cells=8)
+    b = synthesize(shape_xyz=(96, 96, 48), seed=7, n_cells=8)
+    c = synthesize(shape_xyz=(96, 96, 48), seed=8, n_cells=8)
+    for name in ("raw", "seg", "mi", "vc", "sj", "sym", "asym", "compartments", "mito", "edges"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    for name in ("cells", "supervoxels", "synapses", "mitochondria", "skeletons"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name))
+    assert not np.array_equal(a.seg, c.seg)
+
+
+def test_dtypes_and_shapes(res):
+    assert res.seg.dtype == np.uint64 and res.seg.shape == SHAPE
+    for name in ("raw", "mi", "vc", "sj", "sym", "asym", "compartments"):
+        arr = getattr(res, name)
+        assert arr.dtype == np.uint8 and arr.shape == SHAPE, name
+    assert res.edges.dtype == np.uint64 and res.edges.shape[1] == 2
+
+
+def test_every_supervoxel_in_exactly_one_cell(res):
+    sv = res.supervoxels
+    assert sv.sv_id.is_unique
+    ids = np.unique(res.seg)
+    assert set(ids[ids > 0].tolist()) == set(sv.sv_id.tolist())
+    assert set(sv.cell_id) == set(res.cells.cell_id)
+    # the cell id is the smallest supervoxel id of the cell
+    assert (sv.groupby("cell_id").sv_id.min().sort_index().index.to_numpy()
+            == sv.groupby("cell_id").sv_id.min().sort_index().to_numpy()).all()
+
+
+def test_agglomeration_graph_gives_the_cells(res):
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    n = int(res.seg.max()) + 1
+    e = res.edges.astype(np.int64)
+    g = sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
+    _, lab = connected_components(g, directed=False)
+    sv = res.supervoxels
+    comp = lab[sv.sv_id.to_numpy().astype(np.int64)]
+    # one component per cell and one cell per component
+    assert (pd.Series(comp).groupby(sv.cell_id.to_numpy()).nunique() == 1).all()
+    assert (pd.Series(sv.cell_id.to_numpy()).groupby(comp).nunique() == 1).all()
+    assert set(np.unique(e)) == set(sv.sv_id.astype(np.int64))  # every supervoxel is listed
+
+
+def test_no_two_cells_touch_without_gap(res):
+    cell = _cellvol(res)
+    nx, ny, nz = cell.shape
+    for d in [(1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 1, 0), (1, -1, 0), (1, 0, 1), (1, 0, -1), (0, 1, 1),
+              (0, 1, -1), (1, 1, 1), (1, 1, -1), (1, -1, 1), (1, -1, -1)]:
+        a = cell[max(0, -d[0]):nx - max(0, d[0]), max(0, -d[1]):ny - max(0, d[1]), max(0, -d[2]):nz - max(0, d[2])]
+        b = cell[max(0, d[0]):nx - max(0, -d[0]) or None, max(0, d[1]):ny - max(0, -d[1]) or None,
+                 max(0, d[2]):nz - max(0, -d[2]) or None]
+        touch = (a != 0) & (b != 0) & (a != b)
+        assert not touch.any(), d
+
+
+def test_compartments_cover_foreground(res):
+    comp = res.compartments
+    fg = res.seg > 0
+    assert (comp[fg] > 0).all()
+    assert (comp[~fg] == 0).all()
+    cell = _cellvol(res)
+    glia_ids = res.cells.cell_id[res.cells.is_glia].to_numpy()
+    is_glia = np.isin(cell, glia_ids)
+    assert (comp[is_glia] == Compartment.GLIA).all()
+    assert (comp[fg & ~is_glia] != Compartment.GLIA).all()
+
+
+def test_cell_types_and_glia_present(res):
+    c = res.cells
+    assert c.is_glia.any()
+    assert c[~c.is_glia].type.nunique() >= 3
+    assert (c[c.type == "afferent"].has_soma == False).all()  # noqa: E712
+
+
+def test_synapses_lie_on_contacts_with_sj_and_vc(res):
+    syn = res.synapses
+    assert len(syn) >= 5
+    cell = _cellvol(res)
+    sj_thr, vc_thr = THRESHOLDS["sj"], THRESHOLDS["vc"]
+    for s in syn.itertuples():
+        x, y, z = s.x, s.y, s.z
+        win = (slice(max(0, x - 6), x + 7), slice(max(0, y - 6), y + 7), slice(max(0, z - 3), z + 4))
+        w = cell[win]
+        assert (w == s.pre_cell_id).any() and (w == s.post_cell_id).any(), s
+        assert res.sj[x, y, z] > sj_thr, s
+        # contact with sj above threshold on both sides
+        assert ((w == s.pre_cell_id) & (res.sj[win] > sj_thr)).sum() >= 20
+        assert ((w == s.post_cell_id) & (res.sj[win] > sj_thr)).sum() >= 20
+        # vesicle cloud on the presynaptic side, not on the postsynaptic side
+        big = tuple(slice(max(0, c - h), c + h + 1) for c, h in zip((x, y, z), (30, 30, 15)))
+        pre = cell[big] == s.pre_cell_id
+        post = cell[big] == s.post_cell_id
+        vcm = res.vc[big] > vc_thr
+        assert (vcm & pre).sum() >= 100, s
+        # the presynaptic vesicle cloud is the one next to the cleft
+        off = np.array([sl.start for sl in big])
+        vs = np.array(res.voxel_size_nm)
+        loc = np.array([x, y, z])
+
+        def dmin(m):
+            idx = np.argwhere(m)
+            return np.inf if len(idx) == 0 else np.min(np.linalg.norm((idx + off - loc) * vs, axis=1))
+
+        assert dmin(vcm & pre) < 400  # nm; the pipeline maps vc within 500 nm of a synapse
+        assert dmin(vcm & pre) < dmin(vcm & post)
+
+
+def test_synapse_sign_follows_pre_type_and_maps(res):
+    syn = res.synapses
+    cells = res.cells.set_index("cell_id")
+    assert (syn.sign.to_numpy() == cells.loc[syn.pre_cell_id.to_numpy(), "sign"].to_numpy()).all()
+    thr = THRESHOLDS["syntype"]
+    for s in syn.itertuples():
+        win = (slice(max(0, s.x - 6), s.x + 7), slice(max(0, s.y - 6), s.y + 7), slice(max(0, s.z - 3), s.z + 4))
+        m = res.sj[win] > THRESHOLDS["sj"]
+        n_sym = int(((res.sym[win] >= thr) & m).sum())
+        n_asym = int(((res.asym[win] >= thr) & m).sum())
+        ratio = n_sym / max(1, n_sym + n_asym)
+        assert (ratio > 0.225) == (s.sign < 0), (s, n_sym, n_asym)
+    assert set(syn.post_compartment) <= {"spine_head", "spine_neck", "shaft", "soma"}
+
+
+def test_mitochondria_inside_their_cell(res):
+    m = res.mitochondria
+    cell = _cellvol(res)
+    ids = res.mito[res.mito > 0]
+    owners = cell[res.mito > 0]
+    lut = dict(zip(m.mito_id.astype(np.int64), m.cell_id))
+    assert all(lut[int(i)] == o for i, o in zip(ids[::97], owners[::97]))
+    assert (res.mi[res.mito > 0] > 0).mean() > 0.9
+
+
+def test_skeletons(res):
+    sk = res.skeletons
+    assert set(sk.compartment) <= {"axon", "dendrite", "soma", "spine_neck", "spine_head", "glia"}
+    assert set(sk.cell_id) <= set(res.cells.cell_id)
+    par = sk.parent_id.to_numpy()
+    assert (par < len(sk)).all()
+    assert (res.cells.cable_length_um >= 0).all() and res.cells.cable_length_um.sum() > 10
+
+
+def test_raw_em_contrast(res):
+    raw = res.raw.astype(np.float32)
+    fg = res.compartments > 0
+    # membranes / gaps darker than cytoplasm
+    assert raw[~fg].mean() < raw[fg].mean() - 30
+
+
+def test_merge_and_split_errors():
+    r = synthesize(shape_xyz=(128, 128, 64), seed=2, merge_errors=2, split_errors=2)
+    err = r.agglomeration_errors
+    assert (err.kind == "merge").sum() == 2
+    assert (err.kind == "split").sum() >= 2
+    e = {tuple(x) for x in r.edges.tolist()}
+    for row in err[err.kind == "merge"].itertuples():
+        assert (min(row.sv_a, row.sv_b), max(row.sv_a, row.sv_b)) in e
+
+
+def test_bad_arguments():
+    with pytest.raises(InputError, match="shape_xyz"):
+        synthesize(shape_xyz=(8, 64, 64))
+    with pytest.raises(InputError, match="voxel_size_nm"):
+        synthesize(shape_xyz=(64, 64, 64), voxel_size_nm=(0, 10, 20))
+    with pytest.raises(InputError, match="n_cells"):
+        synthesize(shape_xyz=(64, 64, 64), n_cells=2)
+
+
+def test_anisotropic_coarse_voxels():
+    r = synthesize(shape_xyz=(96, 96, 48), voxel_size_nm=(20, 20, 40), seed=1, n_cells=12)
+    assert r.voxel_size_nm == (20.0, 20.0, 40.0)
+    assert (r.seg > 0).mean() > 0.4
+
+
+# ------------------------------------------------------------------------------ output
+
+
+def test_write_h5(tmp_path, res):
+    import h5py
+
+    write_dataset(res, tmp_path, preview=tmp_path / "p.png")
+    meta = json.loads((tmp_path / "synth.json").read_text())
+    assert meta["voxel_size_nm"] == [10.0, 10.0, 20.0] and meta["shape_xyz"] == list(SHAPE)
+    assert meta["volumes"]["seg"] == "seg.h5" and meta["agglomeration"] == "neuron_rag.bz2"
+    for name in ("raw", "seg", "mi", "vc", "sj", "sym", "asym"):
+        with h5py.File(tmp_path / f"{name}.h5", "r") as f:
+            assert f[name].shape == SHAPE
+    with h5py.File(tmp_path / "seg.h5", "r") as f:
+        assert np.array_equal(f["seg"][:], res.seg) and f["seg"].dtype == np.uint64
+    with bz2.open(tmp_path / "neuron_rag.bz2", "rt") as f:
+        edges = np.array([list(map(int, line.split())) for line in f], np.uint64)
+    assert np.array_equal(edges, res.edges)
+    syn = pd.read_parquet(tmp_path / "gt" / "synapses.parquet")
+    pd.testing.assert_frame_equal(syn, res.synapses)
+    assert (tmp_path / "p.png").stat().st_size > 10_000
+
+
+def test_command_rejects_bad_format(tmp_path):
+    from syconn.synth.command import synth_command
+
+    with pytest.raises(InputError, match="--format"):
+        synth_command(tmp_path, shape=(64, 64, 32), format="tiff")
+    with pytest.raises(InputError, match="--shape"):
+        synth_command(tmp_path, shape=(4, 64, 32))
+
+
+@pytest.mark.parametrize("fmt", ["zarr", "knossos"])
+def test_write_other_formats(tmp_path, fmt):
+    io = pytest.importorskip("syconn.io")
+    if not hasattr(io, "create_volume"):
+        pytest.skip("syconn.io.create_volume not available yet")
+    r = synthesize(shape_xyz=(64, 64, 32), seed=0, n_cells=6)
+    write_dataset(r, tmp_path, fmt=fmt)
+    meta = json.loads((tmp_path / "synth.json").read_text())
+    assert meta["format"] == fmt
+    for rel in meta["volumes"].values():
+        assert (tmp_path / rel).exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("SYCONN_SLOW"), reason="default example takes ~45 s; set SYCONN_SLOW=1")
+def test_default_example_requirements():
+    r = synthesize(seed=0)
+    neurons = r.cells[~r.cells.is_glia]
+    assert len(neurons) >= 20 and neurons.type.nunique() >= 4
+    assert r.cells.is_glia.sum() >= 1
+    assert len(r.synapses) >= 300
