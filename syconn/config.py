@@ -176,6 +176,8 @@ class CellObjectsConfig:
     thresh_synssv_proba: float = _f(0.5, ge=0, le=1, doc="synapse probability threshold")
     sym_thresh: float = _f(0.225, ge=0, le=1, doc="symmetric if sym/(sym+asym) > this")
     syntype_thresh: int = _f(123, ge=0, le=255, doc="sym/asym map voxel is set if >= this")
+    rag_max_gap_vx: Vec3i = _f((2, 2, 2), ge=0,
+                               doc="supervoxels this many background voxels apart are adjacent")
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from syconn.db.engine import check_connection, is_postgres, make_engine, safe_url
 from syconn.db.store import (
     bulk_load,
+    bulk_load_many,
     current_revision,
     head_revision,
     record_task,
@@ -14,6 +15,7 @@ from syconn.db.store import (
 
 __all__ = [
     "bulk_load",
+    "bulk_load_many",
     "check_connection",
     "current_revision",
     "head_revision",

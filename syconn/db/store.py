@@ -17,7 +17,7 @@ import io
 import json
 import socket
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -38,6 +38,7 @@ __all__ = [
     "current_revision",
     "head_revision",
     "bulk_load",
+    "bulk_load_many",
     "record_task",
     "task_done",
     "run_query",
@@ -170,43 +171,60 @@ def bulk_load(engine: Engine, table: str | Table, data: pa.Table | Iterable[pa.T
     data
         One Arrow table, or several with the same columns (loaded in the same transaction).
     replace
-        Delete the rows matching these column values first (the previous load of this unit).
+        Delete the rows matching these column values first (the previous load of this unit),
+        or every row with ``"all"`` (a step that owns the whole table).
     task
         ``{"task_id": ..., "task_family": ..., "params": {...}}``: written to ``task_runs`` in the
         same transaction, marking the step complete only if its rows are in.
     """
-    tbl = _table(table)
-    parts = [data] if isinstance(data, pa.Table) else list(data)
-    parts = [p for p in parts if p.num_rows] or parts[:1]
-    cols = _check_columns(tbl, parts[0]) if parts else []
-    for p in parts[1:]:
-        if p.column_names != cols:
-            raise InputError(f"table {tbl.name}: all parts of one load need the same columns")
-    n = sum(p.num_rows for p in parts)
+    return bulk_load_many(engine, [(table, data, replace)], task=task)[0]
+
+
+def bulk_load_many(engine: Engine, loads: Sequence[tuple], *,
+                   task: Mapping[str, Any] | None = None) -> list[int]:
+    """Several :func:`bulk_load` calls ``(table, data, replace)`` in ONE transaction."""
+    prepared = []
+    for table, data, replace in loads:
+        tbl = _table(table)
+        parts = [data] if isinstance(data, pa.Table) else list(data)
+        parts = [p for p in parts if p.num_rows] or parts[:1]
+        cols = _check_columns(tbl, parts[0]) if parts else []
+        for p in parts[1:]:
+            if p.column_names != cols:
+                raise InputError(f"table {tbl.name}: all parts of one load need the same columns")
+        prepared.append((tbl, parts, cols, replace, sum(p.num_rows for p in parts)))
     try:
         with engine.begin() as conn:
-            if replace:
-                cond = [tbl.c[k] == v for k, v in replace.items()]
-                conn.execute(delete(tbl).where(*cond))
-            if n:
-                empty = conn.execute(select(1).select_from(tbl).limit(1)).first() is None
-                # a large load into an empty table builds its secondary indexes afterwards
-                # (one sort instead of n random B-tree inserts); DDL is transactional on both
-                deferred = list(tbl.indexes) if empty and n >= _DEFER_INDEX_ROWS else []
-                for ix in deferred:
-                    ix.drop(conn)
-                if is_postgres(engine):
-                    _load_postgres(conn, tbl, cols, parts, empty=empty)
-                else:
-                    _load_sqlite(conn, tbl, cols, parts)
-                for ix in deferred:
-                    ix.create(conn)
+            for tbl, parts, cols, replace, n in prepared:
+                _load_one(conn, engine, tbl, parts, cols, replace, n)
             if task is not None:
-                _upsert_task(conn, _completion_row(task, n))
+                _upsert_task(conn, _completion_row(task, sum(p[4] for p in prepared)))
     except OperationalError as exc:
-        raise DatabaseError(f"{safe_url(str(engine.url))}: load into {tbl.name} failed "
+        names = ", ".join(p[0].name for p in prepared)
+        raise DatabaseError(f"{safe_url(str(engine.url))}: load into {names} failed "
                             f"({str(exc.orig).strip().splitlines()[0]})") from None
-    return n
+    return [p[4] for p in prepared]
+
+
+def _load_one(conn, engine: Engine, tbl: Table, parts, cols, replace, n: int) -> None:
+    if isinstance(replace, str) and replace == "all":
+        conn.execute(delete(tbl))
+    elif replace:
+        conn.execute(delete(tbl).where(*[tbl.c[k] == v for k, v in replace.items()]))
+    if not n:
+        return
+    empty = conn.execute(select(1).select_from(tbl).limit(1)).first() is None
+    # a large load into an empty table builds its secondary indexes afterwards (one sort
+    # instead of n random B-tree inserts); DDL is transactional on both backends
+    deferred = list(tbl.indexes) if empty and n >= _DEFER_INDEX_ROWS else []
+    for ix in deferred:
+        ix.drop(conn)
+    if is_postgres(engine):
+        _load_postgres(conn, tbl, cols, parts, empty=empty)
+    else:
+        _load_sqlite(conn, tbl, cols, parts)
+    for ix in deferred:
+        ix.create(conn)
 
 
 def _load_sqlite(conn, tbl: Table, cols: list[str], parts: list[pa.Table]) -> None:

@@ -1,1 +1,10 @@
-"""syconn.tasks."""
+"""Luigi tasks: ``luigi --module syconn.tasks Pipeline --working-dir WD``."""
+
+from syconn.tasks.base import Block, block_grid
+from syconn.tasks.organelles import OrganelleBlock, OrganelleRelabel, Organelles, OrganelleStitch
+from syconn.tasks.pipeline import Pipeline
+from syconn.tasks.prepare import Prepare
+from syconn.tasks.supervoxels import Cells, SupervoxelBlock, Supervoxels
+
+__all__ = ["Block", "block_grid", "Prepare", "SupervoxelBlock", "Supervoxels", "Cells",
+           "OrganelleBlock", "OrganelleStitch", "OrganelleRelabel", "Organelles", "Pipeline"]

@@ -1,0 +1,202 @@
+"""Shared machinery of the Luigi tasks: working directory, block grid, atomic targets.
+
+Conventions every task follows (STYLE.md 7-9):
+
+- A task's only significant parameters are ``working_dir`` and its unit of work (``block``,
+  ``kind``).  Algorithm settings come from ``WD/config.yml``; a task's outputs live under a
+  folder named by a short hash of the config sections it depends on (``settings_hash``), so
+  editing a setting makes the affected steps (and everything downstream) run again, while
+  execution settings (workers, scheduler) change nothing.
+- File targets are written atomically (temporary path + rename): a killed task leaves no
+  partial output and simply runs again.
+- A task that loads SQL writes its completion row (``task_runs``) in the same transaction as its
+  rows (:class:`DBTarget`).
+- Blocks are numbered in raster order (x fastest) over the grid ``ceil(shape / block_shape)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from itertools import product
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import luigi
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from syconn.config import Config, config_to_dict, load_config
+from syconn.db import task_done
+from syconn.workdir import open_engine
+
+__all__ = [
+    "Block",
+    "block_grid",
+    "SyconnTask",
+    "DBTarget",
+    "write_parquet",
+    "read_parquet",
+    "atomic_path",
+    "settings_hash",
+]
+
+
+@dataclass(frozen=True)
+class Block:
+    """One block of the grid: raster index, core offset and core shape (voxels, x y z)."""
+
+    index: int
+    offset: tuple[int, int, int]
+    shape: tuple[int, int, int]
+
+    @property
+    def end(self) -> tuple[int, int, int]:
+        return tuple(o + s for o, s in zip(self.offset, self.shape))
+
+    def grown(self, lower: Sequence[int], upper: Sequence[int]) -> tuple[tuple[int, ...],
+                                                                           tuple[int, ...]]:
+        """(offset, shape) of the core grown by ``lower``/``upper`` voxels (may leave the volume)."""
+        off = tuple(o - l for o, l in zip(self.offset, lower))
+        shp = tuple(s + l + u for s, l, u in zip(self.shape, lower, upper))
+        return off, shp
+
+
+def block_grid(shape_xyz: Sequence[int], block_shape: Sequence[int]) -> list[Block]:
+    """All blocks covering a volume, raster order with x fastest."""
+    counts = [-(-int(n) // int(b)) for n, b in zip(shape_xyz, block_shape)]
+    blocks = []
+    for i, (bz, by, bx) in enumerate(product(range(counts[2]), range(counts[1]), range(counts[0]))):
+        off = (bx * block_shape[0], by * block_shape[1], bz * block_shape[2])
+        shp = tuple(min(b, n - o) for b, n, o in zip(block_shape, shape_xyz, off))
+        blocks.append(Block(i, off, shp))
+    return blocks
+
+
+def grid_counts(shape_xyz: Sequence[int], block_shape: Sequence[int]) -> tuple[int, int, int]:
+    return tuple(-(-int(n) // int(b)) for n, b in zip(shape_xyz, block_shape))
+
+
+def settings_hash(cfg: Config, *sections: str) -> str:
+    """8 hex digits identifying the config sections (dotted paths) a step depends on."""
+    data = config_to_dict(cfg)
+    picked = {}
+    for s in sections:
+        node: Any = data
+        for part in s.split("."):
+            node = node[part]
+        picked[s] = node
+    return hashlib.sha1(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:8]
+
+
+class atomic_path:
+    """Context manager: yields a temporary path next to ``path``; renames it on success."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+
+    def __enter__(self) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            if self.tmp.is_dir():
+                import shutil
+                shutil.rmtree(self.tmp, ignore_errors=True)
+            else:
+                self.tmp.unlink(missing_ok=True)
+
+
+def write_parquet(table: pa.Table, path: Path | str) -> None:
+    """Write a Parquet file atomically."""
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+
+
+def read_parquet(path: Path | str) -> pa.Table:
+    return pq.read_table(path)
+
+
+class DBTarget(luigi.Target):
+    """Complete when ``task_runs`` holds a row for ``task_id`` in the working directory's DB."""
+
+    def __init__(self, working_dir: str, task_id: str):
+        self.working_dir = working_dir
+        self.task_id = task_id
+
+    def exists(self) -> bool:
+        return task_done(open_engine(self.working_dir), self.task_id)
+
+
+class SyconnTask(luigi.Task):
+    """Base of every syconn task: knows its working directory and config."""
+
+    working_dir = luigi.Parameter(description="syconn working directory")
+
+    # ---- working directory ----
+    @property
+    def wd(self) -> Path:
+        return Path(self.working_dir)
+
+    @functools.cached_property
+    def cfg(self) -> Config:
+        return load_config(self.working_dir)
+
+    @property
+    def engine(self):
+        return open_engine(self.working_dir, self.cfg)
+
+    def dataset_shape(self) -> tuple[int, int, int]:
+        from syconn.io import open_volume
+
+        with open_volume(self.cfg.inputs.seg) as seg:
+            return seg.shape
+
+    @functools.cached_property
+    def blocks(self) -> list[Block]:
+        return block_grid(self.dataset_shape(), self.cfg.dataset.block_shape)
+
+    def block(self, index: int) -> Block:
+        return self.blocks[index]
+
+    def step_dir(self, name: str, *sections: str) -> Path:
+        """Folder of a step's files: ``WD/steps/<name>-<settings hash>``."""
+        h = settings_hash(self.cfg, "dataset", "inputs", *sections)
+        return self.wd / "steps" / f"{name}-{h}"
+
+    def db_task_id(self) -> str:
+        """Completion key in ``task_runs``: the task id plus the settings of its outputs."""
+        return f"{self.task_id}@{settings_hash(self.cfg, 'dataset', 'inputs', 'cell_objects')}"
+
+    def progress(self, done: int, total: int, what: str = "") -> None:
+        """Report progress to the Luigi scheduler (visible in luigid and `syconn run`)."""
+        try:
+            self.set_progress_percentage(int(100 * done / max(total, 1)))
+            self.set_status_message(f"{what} {done}/{total}")
+        except Exception:  # noqa: BLE001  no scheduler attached (direct calls in tests)
+            pass
+
+
+def iter_blocks_parquet(paths: Sequence[Path]) -> Iterator[pa.Table]:
+    for p in paths:
+        yield read_parquet(p)
+
+
+def threads_per_worker(n: int = 1) -> None:
+    """Cap BLAS/numba threads per worker process (STYLE 9)."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(var, str(n))
+    try:
+        import numba
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    except Exception:  # noqa: BLE001
+        pass
+    _ = np  # numpy already imported: threadpoolctl would be needed to change its pools

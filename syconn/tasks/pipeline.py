@@ -1,0 +1,21 @@
+"""The whole pipeline as one Luigi wrapper task."""
+
+from __future__ import annotations
+
+import luigi
+
+from syconn.tasks.organelles import KINDS, Organelles
+from syconn.tasks.supervoxels import Cells
+
+__all__ = ["Pipeline"]
+
+
+class Pipeline(luigi.WrapperTask):
+    """Everything: ``luigi --module syconn.tasks Pipeline --working-dir WD``."""
+
+    working_dir = luigi.Parameter(description="syconn working directory")
+
+    def requires(self):
+        yield Cells(working_dir=self.working_dir)
+        for kind in KINDS:
+            yield Organelles(working_dir=self.working_dir, kind=kind)

@@ -1,0 +1,115 @@
+"""Prepare: validate the inputs before any work, read the agglomeration graph, record the grid.
+
+Fails early, with one line naming the file or value, on: volumes that do not open, a
+non-integer segmentation, probability maps of another shape, an empty segmentation, an
+agglomeration file that cannot be parsed or that names supervoxels absent from the segmentation.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import json
+import logging
+from pathlib import Path
+
+import fastremap
+import luigi
+import numpy as np
+import pyarrow as pa
+
+from syconn.errors import InputError
+from syconn.io import open_volume
+from syconn.proc import check_agglomeration
+from syconn.tasks.base import SyconnTask, atomic_path, write_parquet
+from syconn.workdir import validate_inputs
+
+__all__ = ["Prepare", "read_agglomeration", "segmentation_ids"]
+
+log = logging.getLogger("syconn.tasks")
+
+
+def read_agglomeration(path: str | Path) -> np.ndarray:
+    """Edges ``(n, 2)`` uint64 of an edge list: ``a b`` per line (plain, .bz2, .gz) or CSV.
+
+    A CSV needs two integer columns; a header line and ``#`` comments are skipped.
+    """
+    path = Path(path)
+    opener = bz2.open if path.suffix == ".bz2" else gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt") as fh:
+            text = fh.read()
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the agglomeration graph ({exc})") from None
+    rows = []
+    for i, line in enumerate(io.StringIO(text), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.replace(",", " ").replace(";", " ").split()
+        if len(parts) < 2:
+            raise InputError(f"{path}: line {i}: expected two supervoxel ids, got {line!r}")
+        try:
+            rows.append((int(parts[0]), int(parts[1])))
+        except ValueError:
+            if not rows and i == 1:
+                continue  # a CSV header
+            raise InputError(f"{path}: line {i}: supervoxel ids must be integers, got "
+                             f"{line!r}") from None
+    edges = np.array(rows, dtype=np.int64).reshape(-1, 2)
+    if (edges < 0).any():
+        raise InputError(f"{path}: negative supervoxel id {int(edges.min())}")
+    return edges.astype(np.uint64)
+
+
+def segmentation_ids(spec: str, block_shape) -> np.ndarray:
+    """Sorted non-zero ids of a segmentation, read block by block."""
+    from syconn.tasks.base import block_grid
+
+    ids: list[np.ndarray] = []
+    with open_volume(spec) as seg:
+        for b in block_grid(seg.shape, block_shape):
+            u = fastremap.unique(seg.read(b.offset, b.shape))
+            ids.append(u[u != 0])
+    out = np.unique(np.concatenate(ids)) if ids else np.zeros(0, np.uint64)
+    return out.astype(np.uint64)
+
+
+class Prepare(SyconnTask):
+    """Validate inputs; write ``prepare/{grid.json, sv_ids.parquet, agglomeration.parquet}``."""
+
+    def output(self):
+        return luigi.LocalTarget(str(self.step_dir("prepare") / "grid.json"))
+
+    def run(self):
+        cfg = self.cfg
+        inputs = {k: v for k, v in vars(cfg.inputs).items() if v}
+        summary = validate_inputs(inputs)
+        ids = segmentation_ids(cfg.inputs.seg, cfg.dataset.block_shape)
+        if ids.size == 0:
+            raise InputError(f"{cfg.inputs.seg}: the segmentation is empty (all voxels are 0)")
+        if int(ids[-1]) >= 2 ** 63:
+            raise InputError(f"{cfg.inputs.seg}: supervoxel id {int(ids[-1])} does not fit a "
+                             f"signed 64-bit integer")
+        if cfg.inputs.agglomeration:
+            edges = read_agglomeration(cfg.inputs.agglomeration)
+            unknown = check_agglomeration(ids, edges)
+            if unknown.size:
+                shown = ", ".join(str(int(v)) for v in unknown[:5])
+                more = f" and {unknown.size - 5} more" if unknown.size > 5 else ""
+                raise InputError(f"{cfg.inputs.agglomeration}: names {unknown.size} supervoxel(s) "
+                                 f"absent from the segmentation ({shown}{more})")
+        else:
+            log.warning("no agglomeration graph: every supervoxel is its own cell")
+            edges = np.zeros((0, 2), np.uint64)
+        out = self.step_dir("prepare")
+        write_parquet(pa.table({"sv_id": ids}), out / "sv_ids.parquet")
+        write_parquet(pa.table({"sv_a": edges[:, 0], "sv_b": edges[:, 1]}),
+                      out / "agglomeration.parquet")
+        grid = {"shape_xyz": list(summary.shape_xyz),
+                "block_shape": list(cfg.dataset.block_shape),
+                "n_blocks": len(self.blocks), "n_supervoxels": int(ids.size),
+                "n_agglomeration_edges": int(edges.shape[0])}
+        with atomic_path(self.output().path) as tmp:
+            Path(tmp).write_text(json.dumps(grid, indent=1))

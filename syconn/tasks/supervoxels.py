@@ -1,0 +1,161 @@
+"""Supervoxels, the region adjacency graph and cells (SyConn steps 2b, 2c, 4).
+
+``SupervoxelBlock[block]`` measures every supervoxel in a block core (size, bounding box, sums
+for the centroid, representative voxel) and the RAG edges whose lower voxel lies in the core
+(core + an upper halo of ``rag_max_gap_vx + 1``).  ``Supervoxels`` reduces the blocks.  ``Cells``
+groups supervoxels by the agglomeration graph (cell id = smallest supervoxel id) and loads
+``supervoxels``, ``rag_edges`` and ``cells`` into SQL in one transaction.
+"""
+
+from __future__ import annotations
+
+import luigi
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from syconn.io import open_volume
+from syconn.proc import cells_from_agglomeration, merge_object_stats, merge_rag_edges, object_stats
+from syconn.proc import rag_edges, rag_halo_vx
+from syconn.tasks.base import DBTarget, SyconnTask, atomic_path, read_parquet, write_parquet
+from syconn.tasks.prepare import Prepare
+
+__all__ = ["SupervoxelBlock", "Supervoxels", "Cells", "cell_table", "sv_to_cell_path"]
+
+_AXES = "xyz"
+
+
+class SupervoxelBlock(SyconnTask):
+    """Per-block supervoxel statistics and RAG edges -> ``supervoxels/block_NNNNN/``."""
+
+    block_index = luigi.IntParameter()
+
+    def requires(self):
+        return Prepare(working_dir=self.working_dir)
+
+    def output(self):
+        d = self.step_dir("supervoxels", "cell_objects.rag_max_gap_vx")
+        return luigi.LocalTarget(str(d / f"block_{self.block_index:05d}"))
+
+    def run(self):
+        b = self.block(self.block_index)
+        gap = self.cfg.cell_objects.rag_max_gap_vx
+        halo = rag_halo_vx(gap)
+        with open_volume(self.cfg.inputs.seg) as seg:
+            off, shp = b.grown((0, 0, 0), halo)
+            data = seg.read(off, shp)
+        data = np.asfortranarray(data)
+        core = data[:b.shape[0], :b.shape[1], :b.shape[2]]
+        stats = object_stats(core, offset_xyz=b.offset)
+        edges = rag_edges(data, core_shape_vx=b.shape, max_gap_vx=gap)
+        with atomic_path(self.output().path) as tmp:
+            tmp.mkdir()
+            write_parquet(stats, tmp / "stats.parquet")
+            write_parquet(edges, tmp / "rag.parquet")
+
+
+class Supervoxels(SyconnTask):
+    """Reduce block statistics: ``supervoxels/{supervoxels,rag}.parquet``."""
+
+    def requires(self):
+        return [SupervoxelBlock(working_dir=self.working_dir, block_index=b.index)
+                for b in self.blocks]
+
+    def output(self):
+        d = self.step_dir("supervoxels", "cell_objects.rag_max_gap_vx")
+        return {"supervoxels": luigi.LocalTarget(str(d / "supervoxels.parquet")),
+                "rag": luigi.LocalTarget(str(d / "rag.parquet"))}
+
+    def run(self):
+        folders = [t.path for t in self.input()]
+        stats = merge_object_stats([read_parquet(f"{f}/stats.parquet") for f in folders])
+        rag = merge_rag_edges([read_parquet(f"{f}/rag.parquet") for f in folders])
+        write_parquet(rag, self.output()["rag"].path)
+        write_parquet(stats, self.output()["supervoxels"].path)
+
+
+def _stats_columns(t: pa.Table) -> dict[str, pa.Array]:
+    cols = {}
+    for m in ("min", "max"):
+        for a in _AXES:
+            cols[f"bb_{m}_{a}"] = t[f"bb_{m}_{a}"]
+    for a in _AXES:
+        cols[f"rep_{a}"] = t[f"rep_{a}"]
+    return cols
+
+
+def cell_table(svs: pa.Table, sv_to_cell: pa.Table) -> pa.Table:
+    """Per cell: size (sum), bbox (union), rep (that of its largest supervoxel), n_supervoxels."""
+    order = np.argsort(sv_to_cell["sv_id"].to_numpy())
+    m_sv = sv_to_cell["sv_id"].to_numpy()[order]
+    m_cell = sv_to_cell["cell_id"].to_numpy()[order]
+    ids = svs["id"].to_numpy()
+    cell = m_cell[np.searchsorted(m_sv, ids)]
+    size = svs["size_vx"].to_numpy()
+    uniq, inv = np.unique(cell, return_inverse=True)
+    out = {"id": uniq.astype(np.int64),
+           "size_vx": np.bincount(inv, weights=size, minlength=len(uniq)).astype(np.int64)}
+    for a in _AXES:
+        lo = np.full(len(uniq), np.iinfo(np.int64).max)
+        hi = np.full(len(uniq), np.iinfo(np.int64).min)
+        np.minimum.at(lo, inv, svs[f"bb_min_{a}"].to_numpy())
+        np.maximum.at(hi, inv, svs[f"bb_max_{a}"].to_numpy())
+        out[f"bb_min_{a}"], out[f"bb_max_{a}"] = lo, hi
+    # representative voxel: the largest supervoxel's (ties: smallest sv id), inside the cell
+    order = np.lexsort((ids, -size, inv))
+    first = order[np.r_[0, np.flatnonzero(np.diff(inv[order])) + 1]]
+    for a in _AXES:
+        out[f"rep_{a}"] = svs[f"rep_{a}"].to_numpy()[first]
+    out["n_supervoxels"] = np.bincount(inv, minlength=len(uniq)).astype(np.int64)
+    return pa.table(out)
+
+
+def sv_to_cell_path(task: SyconnTask):
+    return task.step_dir("cells", "cell_objects.rag_max_gap_vx") / "sv_to_cell.parquet"
+
+
+class Cells(SyconnTask):
+    """Cells from the agglomeration graph; loads supervoxels, rag_edges and cells into SQL."""
+
+    def requires(self):
+        return {"prepare": Prepare(working_dir=self.working_dir),
+                "supervoxels": Supervoxels(working_dir=self.working_dir)}
+
+    def output(self):
+        return {"mapping": luigi.LocalTarget(str(sv_to_cell_path(self))),
+                "db": DBTarget(self.working_dir, self.db_task_id())}
+
+    def complete(self):
+        return all(t.exists() for t in self.output().values())
+
+    def run(self):
+        from syconn.db import bulk_load_many
+
+        prep = self.step_dir("prepare")
+        sv_ids = read_parquet(prep / "sv_ids.parquet")["sv_id"].to_numpy()
+        agg = read_parquet(prep / "agglomeration.parquet")
+        edges = np.stack([agg["sv_a"].to_numpy(), agg["sv_b"].to_numpy()], axis=1)
+        mapping = cells_from_agglomeration(sv_ids, edges)
+        svs = read_parquet(self.input()["supervoxels"]["supervoxels"].path)
+        rag = read_parquet(self.input()["supervoxels"]["rag"].path)
+
+        m_sv = mapping["sv_id"].to_numpy()
+        m_cell = mapping["cell_id"].to_numpy()
+        order = np.argsort(m_sv)
+        m_sv, m_cell = m_sv[order], m_cell[order]
+
+        def cell_of(ids: np.ndarray) -> np.ndarray:
+            return m_cell[np.searchsorted(m_sv, ids)]
+
+        sv_rows = pa.table({"id": svs["id"].cast(pa.int64()), "size_vx": svs["size_vx"],
+                            **_stats_columns(svs),
+                            "cell_id": pa.array(cell_of(svs["id"].to_numpy()).astype(np.int64))})
+        a, b = rag["sv_a"].to_numpy(), rag["sv_b"].to_numpy()
+        rag_rows = pa.table({"sv_a": a.astype(np.int64), "sv_b": b.astype(np.int64),
+                             "contact_vx": rag["contact_vx"].cast(pa.int64()),
+                             "in_agglomeration": pa.array(cell_of(a) == cell_of(b))})
+        cells = cell_table(svs, mapping)
+        write_parquet(mapping, self.output()["mapping"].path)
+        bulk_load_many(self.engine, [("supervoxels", sv_rows, "all"),
+                                     ("rag_edges", rag_rows, "all"), ("cells", cells, "all")],
+                       task={"task_id": self.db_task_id(), "task_family": "Cells"})
