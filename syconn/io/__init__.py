@@ -1,5 +1,8 @@
-"""Volume formats (KNOSSOS, Zarr v3, HDF5), all indexed [x, y, z]."""
+"""File formats: volumes (KNOSSOS, Zarr v3, HDF5), meshes (PLY/OBJ), skeletons (SWC), Neuroglancer."""
 
 from syconn.io.volume import FORMATS, Volume, create_volume, detect_format, open_volume, split_spec
 
 __all__ = ["FORMATS", "Volume", "create_volume", "detect_format", "open_volume", "split_spec"]
+# Mesh/skeleton stores and exporters live in syconn.io.meshes, syconn.io.skeletons,
+# syconn.io.swc and syconn.io.neuroglancer; they are imported from there (they pull in more
+# dependencies than reading a volume needs).

@@ -54,6 +54,25 @@ from syconn.proc.synapses import (
     SYNAPSES_SCHEMA,
     NO_ORGANELLE_DST_NM,
 )
+from syconn.proc.meshes import (
+    Mesh,
+    mesh_block,
+    weld_meshes,
+    smooth_mesh,
+    merge_meshes,
+    mesh_area_nm2,
+    mesh_volume_nm3,
+    boundary_edges,
+)
+from syconn.proc.skeletons import (
+    Skeleton,
+    TEASAR_PARAMS,
+    skeleton_downsampling,
+    skeletonize_block,
+    merge_skeletons,
+    skeleton_stats,
+    skeleton_components,
+)
 
 __all__ = [
     "MORPH_OPS",
@@ -93,4 +112,19 @@ __all__ = [
     "syn_prob_rule",
     "SYNAPSES_SCHEMA",
     "NO_ORGANELLE_DST_NM",
+    "Mesh",
+    "mesh_block",
+    "weld_meshes",
+    "smooth_mesh",
+    "merge_meshes",
+    "mesh_area_nm2",
+    "mesh_volume_nm3",
+    "boundary_edges",
+    "Skeleton",
+    "TEASAR_PARAMS",
+    "skeleton_downsampling",
+    "skeletonize_block",
+    "merge_skeletons",
+    "skeleton_stats",
+    "skeleton_components",
 ]

@@ -25,6 +25,56 @@ _U64_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 # ---------------------------------------------------------------------------------------------
 
 @njit(cache=True)
+def local_ids(seg, cap):
+    """Dense local ids of the labels: ``(ids, labels, ok)``.
+
+    ``ids`` (uint32, Fortran order) numbers the distinct labels of ``seg`` 1, 2, ... in raster
+    order of first occurrence, 0 stays 0; ``labels[i]`` is the label of id ``i``.  ``ok`` is
+    False (and the rest meaningless) if there are more than ``cap`` distinct non-zero labels.
+    """
+    nx, ny, nz = seg.shape
+    size = 64
+    while size < 2 * cap:
+        size *= 2
+    bits = np.uint64(64 - int(np.log2(size)))
+    mask = size - 1
+    keys = np.empty(size, seg.dtype)
+    vals = np.zeros(size, np.int64)  # 0 = empty slot
+    labels = np.zeros(cap + 1, seg.dtype)
+    nl = 1
+    out = np.empty((nz, ny, nx), np.uint32).T  # Fortran order
+    for z in range(nz):
+        for y in range(ny):
+            prev = seg[0, y, z]
+            pid = -1
+            for x in range(nx):
+                v = seg[x, y, z]
+                if v != prev or pid < 0:
+                    prev = v
+                    if v == 0:
+                        pid = 0
+                    else:
+                        h = np.int64((np.uint64(v) * np.uint64(0x9E3779B97F4A7C15)) >> bits)
+                        while True:
+                            j = vals[h]
+                            if j == 0:
+                                if nl > cap:
+                                    return out, labels, False
+                                keys[h] = v
+                                vals[h] = nl
+                                labels[nl] = v
+                                pid = nl
+                                nl += 1
+                                break
+                            if keys[h] == v:
+                                pid = j
+                                break
+                            h = (h + 1) & mask
+                out[x, y, z] = pid
+    return out, labels[:nl], True
+
+
+@njit(cache=True)
 def run_lengths_x(seg):
     """Length of the run of equal labels starting at each voxel and going +x (capped at 255)."""
     nx, ny, nz = seg.shape
@@ -57,68 +107,63 @@ def run_lengths_y(seg):
     return run
 
 
-@njit(cache=True)
-def _hist_add(hl, hc, nd, lab, m):
-    k = 0
-    while k < nd:
-        if hl[k] == lab:
-            hc[k] += m
-            return nd
-        k += 1
-    hl[nd] = lab
-    hc[nd] = m
-    return nd + 1
+# Window histograms over dense ids: ``cnt[id]`` counts, ``tl[:nt]`` lists the ids that may be
+# non-zero, ``inl[id]`` says whether ``id`` is listed.  Id 0 (background) is counted but never
+# listed (``inl[0] = 1`` throughout), so adding a run needs no test for background.
+
+@njit(cache=True, inline="always")
+def _hist_add(cnt, inl, tl, nt, i, m):
+    cnt[i] += m
+    if inl[i] == 0:
+        inl[i] = 1
+        tl[nt] = i
+        nt += 1
+    return nt
 
 
-@njit(cache=True)
-def _slab(seg, runy, hl, hc, nd, xs, y, z, hy, hz, sign):
+@njit(cache=True, inline="always")
+def _hist_clear(cnt, inl, tl, nt):
+    for k in range(nt):
+        i = tl[k]
+        cnt[i] = 0
+        inl[i] = 0
+    return 0
+
+
+@njit(cache=True, inline="always")
+def _slab(ids, runy, cnt, inl, tl, nt, xs, y, z, hy, hz, sign):
     """Add (sign=1) or remove (sign=-1) the yz-slab at ``x = xs`` of the window at (y, z)."""
     ye = y + hy + 1
     for zz in range(z - hz, z + hz + 1):
         yy = y - hy
         while yy < ye:
-            lab = seg[xs, yy, zz]
-            m = np.int64(runy[xs, yy, zz])
-            if yy + m > ye:
-                m = ye - yy
-            if lab != 0:
-                nd = _hist_add(hl, hc, nd, lab, sign * m)
+            m = min(np.int64(runy[xs, yy, zz]), ye - yy)
+            nt = _hist_add(cnt, inl, tl, nt, ids[xs, yy, zz], sign * m)
             yy += m
-    return nd
+    return nt
+
+
+@njit(cache=True, inline="always")
+def _xrows(ids, runx, cnt, inl, tl, nt, x, ya, yb, za, zb, hx, sign):
+    """Add (sign=1) or remove (sign=-1) the x-rows ``[x-hx, x+hx]`` at ``y in [ya, yb)``,
+    ``z in [za, zb)``, read as x-runs."""
+    xe = x + hx + 1
+    for zz in range(za, zb):
+        for yy in range(ya, yb):
+            xx = x - hx
+            while xx < xe:
+                m = min(np.int64(runx[xx, yy, zz]), xe - xx)
+                nt = _hist_add(cnt, inl, tl, nt, ids[xx, yy, zz], sign * m)
+                xx += m
+    return nt
 
 
 @njit(cache=True)
-def find_partners(seg, runx, runy, hx, hy, hz, x0, x1, y0, y1, z0, z1):
-    """Boundary voxels in ``[x0:x1, y0:y1, z0:z1]`` and their most frequent other label.
-
-    A boundary voxel is non-zero and has a 6-neighbour with another label (0 included).  Its
-    partner is the most frequent label other than 0 and its own within the window
-    ``[x-hx, x+hx] x [y-hy, y+hy] x [z-hz, z+hz]``; ties go to the smaller label.  The region must
-    lie at least ``max(h, 1)`` voxels inside the array on every side.
-
-    The window histogram (all non-zero labels) is built from x-runs and slid along x, one
-    yz-slab (read as y-runs) out and one in per step, while consecutive boundary voxels of a row
-    are close.
-
-    Returns ``(xs, ys, zs, own, partner)`` for boundary voxels with a partner, in raster order
-    (z, then y, then x).
-    """
-    cap = 1 << 16
-    xs = np.empty(cap, np.int32)
-    ys = np.empty(cap, np.int32)
-    zs = np.empty(cap, np.int32)
-    own = np.empty(cap, seg.dtype)
-    par = np.empty(cap, seg.dtype)
+def count_boundary(seg, x0, x1, y0, y1, z0, z1):
+    """Number of boundary voxels in ``[x0:x1, y0:y1, z0:z1]`` (see :func:`find_partners`)."""
     n = 0
-    wn = (2 * hx + 1) * (2 * hy + 1) * (2 * hz + 1) + 1
-    hl = np.empty(wn, seg.dtype)
-    hc = np.empty(wn, np.int64)
-    # sliding pays while a step (2 slabs) is cheaper than a rebuild (2hx+1 slabs, x-runs)
-    max_slide = max(1, hx // 2)
     for z in range(z0, z1):
         for y in range(y0, y1):
-            cur = -(1 << 30)
-            nd = 0
             for x in range(x0, x1):
                 c = seg[x, y, z]
                 if c == 0:
@@ -127,54 +172,151 @@ def find_partners(seg, runx, runy, hx, hy, hz, x0, x1, y0, y1, z0, z1):
                         and seg[x, y + 1, z] == c and seg[x, y, z - 1] == c
                         and seg[x, y, z + 1] == c):
                     continue
-                if x - cur <= max_slide:
+                n += 1
+    return n
+
+
+_STORE_CAP = 16
+
+
+@njit(cache=True)
+def find_partners(ids, labels, runx, runy, hx, hy, hz, x0, x1, y0, y1, z0, z1):
+    """Boundary voxels in ``[x0:x1, y0:y1, z0:z1]`` and their most frequent other label.
+
+    ``ids``/``labels`` are :func:`local_ids` of the segmentation, ``runx``/``runy`` the run
+    lengths of ``ids``.  A boundary voxel is non-zero and has a 6-neighbour with another label
+    (0 included).  Its partner is the most frequent label other than 0 and its own within the
+    window ``[x-hx, x+hx] x [y-hy, y+hy] x [z-hz, z+hz]``; ties go to the smaller label.  The
+    region must lie at least ``max(h, 1)`` voxels inside the array on every side.
+
+    Window histograms are never rebuilt when a nearby one is known: the histogram of the
+    previous boundary voxel of the row is slid along x (per step one yz-slab out, one in, read
+    as y-runs), or the last histogram of the same x column in an earlier row of this z-plane is
+    moved along y, or that of the same (x, y) column in an earlier plane along z (slabs read as
+    x-runs), whichever reads the fewest rows; only when none is cheaper than a rebuild is the
+    histogram built from x-runs.  Counts are exact either way.
+
+    Returns ``(xs, ys, zs, own, partner)`` (labels, not ids) for boundary voxels with a partner,
+    in raster order (z, then y, then x).
+    """
+    cap = count_boundary(ids, x0, x1, y0, y1, z0, z1)
+    xs = np.empty(cap, np.int32)
+    ys = np.empty(cap, np.int32)
+    zs = np.empty(cap, np.int32)
+    own = np.empty(cap, labels.dtype)
+    par = np.empty(cap, labels.dtype)
+    n = 0
+    nl = labels.shape[0]
+    cnt = np.zeros(nl, np.int64)
+    inl = np.zeros(nl, np.uint8)
+    inl[0] = 1
+    tl = np.empty(nl, np.int64)
+    nt = 0
+    # the last histogram of each x column in this z-plane (y-store) and of each (x, y) column
+    # in earlier planes (z-store), as (id, count) lists, with the y / z they were taken at
+    ncx = x1 - x0
+    ncy = y1 - y0
+    yl = np.empty((ncx, _STORE_CAP), np.uint32)
+    yc = np.empty((ncx, _STORE_CAP), np.int32)
+    yn = np.zeros(ncx, np.int64)
+    yat = np.empty(ncx, np.int64)
+    zl = np.empty((ncx, ncy, _STORE_CAP), np.uint32)
+    zc = np.empty((ncx, ncy, _STORE_CAP), np.int32)
+    zn = np.zeros((ncx, ncy), np.int64)
+    far = -(1 << 30)
+    zat = np.full((ncx, ncy), far, np.int64)
+    # cost of each way to the histogram, in rows of 2h+1 voxels read as runs
+    c_x = 2 * (2 * hz + 1)  # per x step: two yz-slabs of 2hz+1 y-columns
+    c_y = 2 * (2 * hz + 1)  # per y step: two xz-slabs of 2hz+1 x-rows
+    c_z = 2 * (2 * hy + 1)  # per z step: two xy-slabs of 2hy+1 x-rows
+    c_new = (2 * hy + 1) * (2 * hz + 1)
+    for z in range(z0, z1):
+        yat[:] = far
+        for y in range(y0, y1):
+            cur = far
+            cy = y - y0
+            for x in range(x0, x1):
+                c = ids[x, y, z]
+                if c == 0:
+                    continue
+                if (ids[x - 1, y, z] == c and ids[x + 1, y, z] == c and ids[x, y - 1, z] == c
+                        and ids[x, y + 1, z] == c and ids[x, y, z - 1] == c
+                        and ids[x, y, z + 1] == c):
+                    continue
+                cx = x - x0
+                cost_x = (x - cur) * c_x
+                cost_y = (y - yat[cx]) * c_y
+                cost_z = (z - zat[cx, cy]) * c_z
+                if cost_x <= cost_y and cost_x <= cost_z and cost_x < c_new:
                     for s in range(cur + 1, x + 1):
-                        nd = _slab(seg, runy, hl, hc, nd, s - hx - 1, y, z, hy, hz, -1)
-                        nd = _slab(seg, runy, hl, hc, nd, s + hx, y, z, hy, hz, 1)
+                        nt = _slab(ids, runy, cnt, inl, tl, nt, s - hx - 1, y, z, hy, hz, -1)
+                        nt = _slab(ids, runy, cnt, inl, tl, nt, s + hx, y, z, hy, hz, 1)
+                elif cost_y <= cost_z and cost_y < c_new:
+                    nt = _hist_clear(cnt, inl, tl, nt)
+                    for k in range(yn[cx]):
+                        i = yl[cx, k]
+                        cnt[i] = yc[cx, k]
+                        inl[i] = 1
+                        tl[k] = i
+                    nt = yn[cx]
+                    for t in range(yat[cx] + 1, y + 1):
+                        nt = _xrows(ids, runx, cnt, inl, tl, nt, x, t - hy - 1, t - hy,
+                                    z - hz, z + hz + 1, hx, -1)
+                        nt = _xrows(ids, runx, cnt, inl, tl, nt, x, t + hy, t + hy + 1,
+                                    z - hz, z + hz + 1, hx, 1)
+                elif cost_z < c_new:
+                    nt = _hist_clear(cnt, inl, tl, nt)
+                    for k in range(zn[cx, cy]):
+                        i = zl[cx, cy, k]
+                        cnt[i] = zc[cx, cy, k]
+                        inl[i] = 1
+                        tl[k] = i
+                    nt = zn[cx, cy]
+                    for t in range(zat[cx, cy] + 1, z + 1):
+                        nt = _xrows(ids, runx, cnt, inl, tl, nt, x, y - hy, y + hy + 1,
+                                    t - hz - 1, t - hz, hx, -1)
+                        nt = _xrows(ids, runx, cnt, inl, tl, nt, x, y - hy, y + hy + 1,
+                                    t + hz, t + hz + 1, hx, 1)
                 else:
-                    nd = 0
-                    xe = x + hx + 1
-                    for zz in range(z - hz, z + hz + 1):
-                        for yy in range(y - hy, y + hy + 1):
-                            xx = x - hx
-                            while xx < xe:
-                                lab = seg[xx, yy, zz]
-                                m = np.int64(runx[xx, yy, zz])
-                                if xx + m > xe:
-                                    m = xe - xx
-                                if lab != 0:
-                                    nd = _hist_add(hl, hc, nd, lab, m)
-                                xx += m
+                    nt = _hist_clear(cnt, inl, tl, nt)
+                    nt = _xrows(ids, runx, cnt, inl, tl, nt, x, y - hy, y + hy + 1, z - hz,
+                                z + hz + 1, hx, 1)
                 cur = x
+                # drop ids whose count fell to 0, pick the partner, store for later rows/planes
+                k2 = 0
                 best = -1
-                for k in range(nd):
-                    if hc[k] > 0 and hl[k] != c:
-                        if best < 0 or hc[k] > hc[best] or (hc[k] == hc[best] and hl[k] < hl[best]):
-                            best = k
+                for k in range(nt):
+                    i = tl[k]
+                    if cnt[i] > 0:
+                        tl[k2] = i
+                        k2 += 1
+                        if i != c and (best < 0 or cnt[i] > cnt[best]
+                                       or (cnt[i] == cnt[best] and labels[i] < labels[best])):
+                            best = i
+                    else:
+                        inl[i] = 0
+                nt = k2
+                if nt <= _STORE_CAP:
+                    for k in range(nt):
+                        i = tl[k]
+                        yl[cx, k] = i
+                        yc[cx, k] = cnt[i]
+                        zl[cx, cy, k] = i
+                        zc[cx, cy, k] = cnt[i]
+                    yn[cx] = nt
+                    yat[cx] = y
+                    zn[cx, cy] = nt
+                    zat[cx, cy] = z
+                else:
+                    yat[cx] = far
+                    zat[cx, cy] = far
                 if best < 0:
                     continue
-                if n == xs.shape[0]:
-                    cap = 2 * n
-                    xs2 = np.empty(cap, np.int32)
-                    xs2[:n] = xs
-                    xs = xs2
-                    ys2 = np.empty(cap, np.int32)
-                    ys2[:n] = ys
-                    ys = ys2
-                    zs2 = np.empty(cap, np.int32)
-                    zs2[:n] = zs
-                    zs = zs2
-                    own2 = np.empty(cap, seg.dtype)
-                    own2[:n] = own
-                    own = own2
-                    par2 = np.empty(cap, seg.dtype)
-                    par2[:n] = par
-                    par = par2
                 xs[n] = x
                 ys[n] = y
                 zs[n] = z
-                own[n] = c
-                par[n] = hl[best]
+                own[n] = labels[c]
+                par[n] = labels[best]
                 n += 1
     return xs[:n], ys[:n], zs[:n], own[:n], par[:n]
 
@@ -289,12 +431,33 @@ def _shifted(src, w, y, z, k, nw):
 
 @njit(cache=True)
 def morph_step(src, dst, rows, erode, last_mask):
-    """One dilation (``erode=False``) or erosion of ``src`` into ``dst`` by a symmetric struct."""
+    """One dilation (``erode=False``) or erosion of ``src`` into ``dst`` by a symmetric struct.
+
+    The x-extents are done once per source row (``xd[k]`` = ``src`` dilated / eroded by
+    ``[-k, k]`` along x), then every struct row reads one word of ``xd[dx_max]``.
+    """
     nw, ny, nz = src.shape
     nr = rows.shape[0]
-    for z in range(nz):
+    kmax = 0
+    for r in range(nr):
+        kmax = max(kmax, rows[r, 2])
+    xd = np.empty((kmax + 1, nw, ny, nz), np.uint64)
+    for w in range(nw):
         for y in range(ny):
-            for w in range(nw):
+            for z in range(nz):  # the contiguous axis of the C-ordered words
+                acc = src[w, y, z]
+                xd[0, w, y, z] = acc
+                for k in range(1, kmax + 1):
+                    a = _shifted(src, w, y, z, k, nw)
+                    b = _shifted(src, w, y, z, -k, nw)
+                    if erode:
+                        acc &= a & b
+                    else:
+                        acc |= a | b
+                    xd[k, w, y, z] = acc
+    for w in range(nw):
+        for y in range(ny):
+            for z in range(nz):
                 if erode:
                     acc = _U64_ALL
                 else:
@@ -302,20 +465,15 @@ def morph_step(src, dst, rows, erode, last_mask):
                 for r in range(nr):
                     yy = y + rows[r, 0]
                     zz = z + rows[r, 1]
-                    dxm = rows[r, 2]
                     if yy < 0 or yy >= ny or zz < 0 or zz >= nz:
                         if erode:
                             acc = np.uint64(0)
                             break
                         continue
-                    for k in range(-dxm, dxm + 1):
-                        v = _shifted(src, w, yy, zz, k, nw)
-                        if erode:
-                            acc &= v
-                        else:
-                            acc |= v
-                    if erode and acc == 0:
-                        break
+                    if erode:
+                        acc &= xd[rows[r, 2], w, yy, zz]
+                    else:
+                        acc |= xd[rows[r, 2], w, yy, zz]
                 if w == nw - 1:
                     acc &= last_mask
                 dst[w, y, z] = acc
@@ -496,7 +654,7 @@ def contact_stats(lab, npairs, sjbits, sjoff, sym, asym, symthr, has_sym, has_as
 
     ``sjbits`` is the bit-packed sj mask whose voxel (0, 0, 0) is core voxel ``-sjoff``;
     ``sym``/``asym`` are indexed in array coordinates (core voxel + ``(cx0, cy0, cz0)``).
-    Coordinates returned are core coordinates.
+    Coordinates returned are core coordinates; synapse-fragment voxels in raster order.
     """
     nx, ny, nz = lab.shape
     nvx = np.zeros(npairs, np.int64)
@@ -504,66 +662,79 @@ def contact_stats(lab, npairs, sjbits, sjoff, sym, asym, symthr, has_sym, has_as
     sums = np.zeros((npairs, 3), np.int64)
     bmin = np.full((npairs, 3), 1 << 40, np.int64)
     bmax = np.full((npairs, 3), -(1 << 40), np.int64)
-    cap = 1024
-    sx = np.empty(cap, np.int32)
-    sy = np.empty(cap, np.int32)
-    sz = np.empty(cap, np.int32)
-    sp = np.empty(cap, np.int32)
-    sflag = np.empty(cap, np.uint8)
-    ns = 0
     ox, oy, oz = sjoff
+    # pass 1: runs of equal labels along x, per-pair sums and bboxes once per run
     for z in range(nz):
         for y in range(ny):
-            for x in range(nx):
+            x = 0
+            while x < nx:
                 v = lab[x, y, z]
                 if v == 0:
+                    x += 1
                     continue
-                p = v - 1
-                nvx[p] += 1
-                sums[p, 0] += x
-                sums[p, 1] += y
-                sums[p, 2] += z
+                xe = x + 1
+                while xe < nx and lab[xe, y, z] == v:
+                    xe += 1
+                p = np.int64(v) - 1
+                ln = xe - x
+                nvx[p] += ln
+                sums[p, 0] += (x + xe - 1) * ln // 2
+                sums[p, 1] += y * ln
+                sums[p, 2] += z * ln
                 if x < bmin[p, 0]:
                     bmin[p, 0] = x
                 if y < bmin[p, 1]:
                     bmin[p, 1] = y
                 if z < bmin[p, 2]:
                     bmin[p, 2] = z
-                if x + 1 > bmax[p, 0]:
-                    bmax[p, 0] = x + 1
+                if xe > bmax[p, 0]:
+                    bmax[p, 0] = xe
                 if y + 1 > bmax[p, 1]:
                     bmax[p, 1] = y + 1
                 if z + 1 > bmax[p, 2]:
                     bmax[p, 2] = z + 1
-                bx = x + ox
-                if (sjbits[bx >> 6, y + oy, z + oz] >> np.uint64(bx & 63)) & _U64_ONE:
+                x = xe
+    # pass 2: contact voxels in the sj mask, found from the set bits of the sj words
+    ns = 0
+    for z in range(nz):
+        for y in range(ny):
+            for w in range(ox >> 6, ((nx - 1 + ox) >> 6) + 1):
+                if sjbits[w, y + oy, z + oz] != 0:
+                    for bit in range(64):
+                        xx = 64 * w + bit - ox
+                        if 0 <= xx < nx and lab[xx, y, z] != 0 and (
+                                sjbits[w, y + oy, z + oz] >> np.uint64(bit)) & _U64_ONE:
+                            ns += 1
+    sx = np.empty(ns, np.int32)
+    sy = np.empty(ns, np.int32)
+    sz = np.empty(ns, np.int32)
+    sp = np.empty(ns, np.int32)
+    sflag = np.empty(ns, np.uint8)
+    i = 0
+    for z in range(nz):
+        for y in range(ny):
+            for w in range(ox >> 6, ((nx - 1 + ox) >> 6) + 1):
+                word = sjbits[w, y + oy, z + oz]
+                if word == 0:
+                    continue
+                for bit in range(64):
+                    xx = 64 * w + bit - ox
+                    if xx < 0 or xx >= nx or not (word >> np.uint64(bit)) & _U64_ONE:
+                        continue
+                    v = lab[xx, y, z]
+                    if v == 0:
+                        continue
+                    p = np.int64(v) - 1
                     nsj[p] += 1
                     flag = 0
-                    if has_sym and sym[x + cx0, y + cy0, z + cz0] >= symthr:
+                    if has_sym and sym[xx + cx0, y + cy0, z + cz0] >= symthr:
                         flag |= 1
-                    if has_asym and asym[x + cx0, y + cy0, z + cz0] >= symthr:
+                    if has_asym and asym[xx + cx0, y + cy0, z + cz0] >= symthr:
                         flag |= 2
-                    if ns == cap:
-                        cap *= 2
-                        t = np.empty(cap, np.int32)
-                        t[:ns] = sx
-                        sx = t
-                        t = np.empty(cap, np.int32)
-                        t[:ns] = sy
-                        sy = t
-                        t = np.empty(cap, np.int32)
-                        t[:ns] = sz
-                        sz = t
-                        t = np.empty(cap, np.int32)
-                        t[:ns] = sp
-                        sp = t
-                        f = np.empty(cap, np.uint8)
-                        f[:ns] = sflag
-                        sflag = f
-                    sx[ns] = x
-                    sy[ns] = y
-                    sz[ns] = z
-                    sp[ns] = p
-                    sflag[ns] = flag
-                    ns += 1
-    return nvx, nsj, sums, bmin, bmax, sx[:ns], sy[:ns], sz[:ns], sp[:ns], sflag[:ns]
+                    sx[i] = xx
+                    sy[i] = y
+                    sz[i] = z
+                    sp[i] = p
+                    sflag[i] = flag
+                    i += 1
+    return nvx, nsj, sums, bmin, bmax, sx, sy, sz, sp, sflag

@@ -174,6 +174,16 @@ def _check_prob(name, arr, shape):
     return np.asfortranarray(arr)
 
 
+def _local_ids(cells):
+    """Dense uint32 ids of ``cells`` and the label of each id (see ``_k.local_ids``)."""
+    cap = 1 << 12
+    while True:
+        ids, labels, ok = _k.local_ids(cells, cap)
+        if ok:
+            return ids, labels
+        cap *= 16
+
+
 def find_contacts(cells: np.ndarray, sj: Optional[np.ndarray] = None, *,
                   offset_xyz: Sequence[int], halo_vx: Sequence[int],
                   voxel_size_nm: Sequence[float],
@@ -256,11 +266,12 @@ def find_contacts(cells: np.ndarray, sj: Optional[np.ndarray] = None, *,
     r1 = tuple(b + reach for b in c1)
 
     # 1-2: boundary voxels and partners
-    runx = _k.run_lengths_x(cells)
-    runy = _k.run_lengths_y(cells)
-    xs, ys, zs, own, par = _k.find_partners(cells, runx, runy, hw[0], hw[1], hw[2],
+    ids, labels = _local_ids(cells)
+    runx = _k.run_lengths_x(ids)
+    runy = _k.run_lengths_y(ids)
+    xs, ys, zs, own, par = _k.find_partners(ids, labels, runx, runy, hw[0], hw[1], hw[2],
                                             r0[0], r1[0], r0[1], r1[1], r0[2], r1[2])
-    del runx, runy
+    del ids, runx, runy
     idx, ka, kb = _k.index_pairs(own, par)
     perm = np.lexsort((kb, ka))
     rank = np.empty(len(perm), np.int32)

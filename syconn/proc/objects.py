@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import fastremap
 import numpy as np
 import pyarrow as pa
 
@@ -58,8 +59,16 @@ def check_offset(offset_xyz) -> np.ndarray:
     return off.astype(np.int64)
 
 
-def object_stats(labels: np.ndarray, *, offset_xyz: Sequence[int] = (0, 0, 0)) -> pa.Table:
+def object_stats(labels: np.ndarray, *, offset_xyz: Sequence[int] = (0, 0, 0),
+                 rep_grid_vx: int | None = None) -> pa.Table:
     """Measure every non-zero label of one block.
+
+    With ``rep_grid_vx = g`` the block is also cut along a global grid of g^3 cells, and one row
+    is returned per (object, grid cell) it occupies, each with its own representative candidate
+    (the object's voxel in that cell closest to the object's centroid in that cell).
+    :func:`merge_object_stats` reduces them like rows of different blocks.  Because the grid is
+    global, the candidate set, and so the chosen representative voxel, is the same for every
+    block size that is a multiple of g: this makes ``rep_*`` block-size independent.
 
     Parameters
     ----------
@@ -86,6 +95,8 @@ def object_stats(labels: np.ndarray, *, offset_xyz: Sequence[int] = (0, 0, 0)) -
     """
     labels = check_labels(labels)
     off = check_offset(offset_xyz)
+    if rep_grid_vx is not None:
+        return _object_stats_grid(labels, off, int(rep_grid_vx))
     view, perm = K.to_view(labels)
     keys, st, slots, cap_bits = K.stats_pass1(view)
     if keys.shape[0] == 0:
@@ -110,6 +121,32 @@ def object_stats(labels: np.ndarray, *, offset_xyz: Sequence[int] = (0, 0, 0)) -
         v = inv[a]
         cols[f"rep_{_XYZ[a]}"] = rep_v[order, v] + off[a]
     return pa.table(cols, schema=OBJECT_STATS_SCHEMA)
+
+
+def _object_stats_grid(labels: np.ndarray, off: np.ndarray, g: int) -> pa.Table:
+    """object_stats with one row per (object, global g^3 grid cell); see ``rep_grid_vx``."""
+    if g < 1:
+        raise InputError(f"rep_grid_vx: got {g}, expected a positive number of voxels")
+    compact, remap = fastremap.renumber(np.asarray(labels), in_place=False)
+    back = np.zeros(len(remap) + 1, np.uint64)
+    for orig, new in remap.items():
+        back[new] = orig
+    # grid cell of every voxel, numbered within this block's range of global cells
+    first = off // g
+    counts = (off + np.asarray(labels.shape) - 1) // g - first + 1
+    cx = (np.arange(labels.shape[0]) + off[0]) // g - first[0]
+    cy = (np.arange(labels.shape[1]) + off[1]) // g - first[1]
+    cz = (np.arange(labels.shape[2]) + off[2]) // g - first[2]
+    cell = (cx[:, None, None] + counts[0] * (cy[None, :, None] + counts[1] * cz[None, None, :]))
+    n_cells = int(np.prod(counts))
+    fg = compact != 0
+    keys = np.zeros(labels.shape, np.uint64, order="F")
+    keys[fg] = (compact[fg].astype(np.uint64) - 1) * n_cells + np.broadcast_to(
+        cell, labels.shape)[fg].astype(np.uint64) + 1
+    t = object_stats(keys, offset_xyz=off)
+    ids = back[(t["id"].to_numpy() - 1) // n_cells + 1]
+    t = t.set_column(0, "id", pa.array(ids, pa.uint64()))
+    return t.take(np.argsort(ids, kind="stable"))
 
 
 def merge_object_stats(tables: Sequence[pa.Table]) -> pa.Table:

@@ -1,0 +1,422 @@
+"""Cell skeletons: blockwise kimimaro TEASAR, merged into one tree per cell (reference §3.1).
+
+Coordinates
+-----------
+Vertices are in nm in the global frame where the centre of mag-1 voxel ``(i, j, k)`` lies at
+``(i, j, k) * voxel_size_nm`` (the same frame as :mod:`syconn.proc.meshes`).  Every vertex is
+a voxel centre of the downsampled grid, so ``vertices / voxel_size_nm`` are integer mag-1 voxel
+coordinates (:meth:`Skeleton.vertices_vx`).
+
+Block contract (skeletonization)
+--------------------------------
+As for meshing: block cores start at a multiple of ``downsampling`` and have a size that is a
+multiple of it (except the last block of an axis); ``skeletonize_block`` receives the core plus
+at least one mag-1 voxel of overlap on the upper side of every axis where the volume continues
+(one downsampled voxel, i.e. ``downsampling`` voxels, is natural; with ``core_shape_xyz`` extra
+overlap is cropped).  The block is downsampled by striding (mag-1 voxel ``offset + ds * I``,
+SyConn's order-0 zoom with ``ds = voxel_z // voxel_xyz``, (2, 2, 1) for 10x10x20 nm), so two
+neighbouring blocks share exactly one sampled plane.  kimimaro's ``fix_borders`` places a path
+end at the same point of every cross-section on that plane in both blocks, and vertices are
+computed exactly from their global voxel index, so the pieces of one cell share bit-identical
+vertices at block faces; :func:`merge_skeletons` welds them, removes loops, ticks and dust,
+and connects what is left into one tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from syconn.errors import InputError
+from syconn.proc.meshes import _block_geometry, _check_labels, _vec3
+
+__all__ = [
+    "Skeleton",
+    "TEASAR_PARAMS",
+    "skeleton_downsampling",
+    "skeletonize_block",
+    "merge_skeletons",
+    "skeleton_stats",
+    "skeleton_components",
+]
+
+TEASAR_PARAMS: dict[str, float] = {
+    "scale": 2.0,
+    "const": 500.0,                      # nm
+    "pdrf_scale": 100000.0,
+    "pdrf_exponent": 4,
+    "soma_detection_threshold": 1000.0,  # nm
+    "soma_acceptance_threshold": 3000.0, # nm
+    "soma_invalidation_scale": 1.0,
+    "soma_invalidation_const": 2000.0,   # nm
+    "max_paths": 100,
+}
+"""SyConn's kimimaro TEASAR parameters (reference §3.1); ``scale``, ``const``, ``pdrf_*`` are
+also in ``config.skeleton.kimimaro_skelgen`` and should be passed from there."""
+
+
+@dataclass(eq=False)
+class Skeleton:
+    """A skeleton graph: ``vertices`` float32 ``(n, 3)`` nm, ``edges`` uint32 ``(e, 2)``,
+    ``radii_nm`` float32 ``(n,)`` (distance to the cell boundary)."""
+
+    vertices: np.ndarray
+    edges: np.ndarray
+    radii_nm: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        v = np.ascontiguousarray(self.vertices, dtype=np.float32)
+        e = np.ascontiguousarray(self.edges, dtype=np.uint32)
+        if v.size == 0:
+            v = v.reshape(0, 3)
+        if e.size == 0:
+            e = e.reshape(0, 2)
+        if v.ndim != 2 or v.shape[1] != 3:
+            raise InputError(f"Skeleton.vertices: got shape {v.shape}, expected (n, 3)")
+        if e.ndim != 2 or e.shape[1] != 2:
+            raise InputError(f"Skeleton.edges: got shape {e.shape}, expected (e, 2)")
+        if e.size and int(e.max()) >= len(v):
+            raise InputError(f"Skeleton.edges: index {int(e.max())} out of range for {len(v)} "
+                             "vertices")
+        r = np.zeros(len(v), np.float32) if self.radii_nm is None else \
+            np.ascontiguousarray(self.radii_nm, dtype=np.float32).reshape(-1)
+        if r.shape != (len(v),):
+            raise InputError(f"Skeleton.radii_nm: got {r.shape[0]} values for {len(v)} vertices")
+        self.vertices, self.edges, self.radii_nm = v, e, r
+
+    @classmethod
+    def empty(cls) -> Skeleton:
+        return cls(np.zeros((0, 3), np.float32), np.zeros((0, 2), np.uint32))
+
+    @property
+    def n_vertices(self) -> int:
+        return int(self.vertices.shape[0])
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.edges.shape[0])
+
+    def vertices_vx(self, voxel_size_nm: Sequence[float]) -> np.ndarray:
+        """Vertices as mag-1 voxel coordinates (int64; exact for skeletons made here)."""
+        vs = _vec3(voxel_size_nm, "voxel_size_nm", positive=True)
+        return np.rint(self.vertices.astype(np.float64) / vs).astype(np.int64)
+
+    def __repr__(self) -> str:
+        return f"Skeleton(n_vertices={self.n_vertices}, n_edges={self.n_edges})"
+
+
+def skeleton_downsampling(voxel_size_nm: Sequence[float]) -> tuple[int, int, int]:
+    """SyConn's skeletonization stride ``voxel_z // voxel`` per axis ((2, 2, 1) for 10x10x20 nm)."""
+    vs = _vec3(voxel_size_nm, "voxel_size_nm", positive=True)
+    return tuple(max(1, int(vs[2] // v)) for v in vs)  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------------------------
+# blockwise skeletonization
+# --------------------------------------------------------------------------------------------
+
+def skeletonize_block(
+    labels: np.ndarray,
+    *,
+    voxel_size_nm: Sequence[float],
+    offset_xyz: Sequence[int] = (0, 0, 0),
+    downsampling: Sequence[int] | None = None,
+    teasar_params: Mapping[str, float] | None = None,
+    dust_threshold: int = 1000,
+    fix_branching: bool = True,
+    fix_borders: bool = True,
+    fill_holes: bool = True,
+    ids: Iterable[int] | None = None,
+    core_shape_xyz: Sequence[int] | None = None,
+    volume_shape_xyz: Sequence[int] | None = None,
+) -> dict[int, Skeleton]:
+    """Skeletonize every object of a label block with kimimaro (TEASAR).
+
+    Parameters
+    ----------
+    labels
+        Integer cell-id block indexed ``[x, y, z]`` (0 = background): the core plus the
+        upper-side overlap of the module docstring.
+    voxel_size_nm
+        Mag-1 voxel size (x, y, z) in nm.
+    offset_xyz
+        Global mag-1 voxel coordinate of ``labels[0, 0, 0]``; a multiple of ``downsampling``.
+    downsampling
+        Stride per axis; ``None`` = :func:`skeleton_downsampling` (SyConn).
+    teasar_params
+        Overrides of :data:`TEASAR_PARAMS` (physical units are nm).
+    dust_threshold
+        Connected components of fewer downsampled voxels are skipped *within this block*
+        (kimimaro_skelgen.dust_threshold, 1000).  A small piece of a large cell cut off by a
+        block corner is therefore skipped; :func:`merge_skeletons` bridges the gap.
+    fix_branching, fix_borders, fill_holes
+        kimimaro options (SyConn: all True).  ``fix_borders`` must stay on for blockwise use.
+    ids
+        Skeletonize only these labels.
+    core_shape_xyz, volume_shape_xyz
+        As in :func:`syconn.proc.meshes.mesh_block`; ``volume_shape_xyz`` is only validated.
+
+    Returns
+    -------
+    dict
+        ``{label: Skeleton}`` sorted by label, vertices in global nm.
+    """
+    import kimimaro
+
+    labels = _check_labels(labels)
+    vs = _vec3(voxel_size_nm, "voxel_size_nm", positive=True)
+    if downsampling is None:
+        downsampling = skeleton_downsampling(vs)
+    params = dict(TEASAR_PARAMS)
+    if teasar_params:
+        unknown = set(teasar_params) - set(TEASAR_PARAMS)
+        if unknown:
+            raise InputError(f"teasar_params: unknown key(s) {sorted(unknown)}, allowed: "
+                             f"{', '.join(TEASAR_PARAMS)}")
+        params.update({k: float(v) for k, v in teasar_params.items()})
+    params["max_paths"] = int(params["max_paths"])
+    if int(dust_threshold) != dust_threshold or dust_threshold < 0:
+        raise InputError(f"dust_threshold: got {dust_threshold!r}, expected an integer >= 0 "
+                         "(voxels)")
+    labels, off, ds, _, _ = _block_geometry(labels, offset_xyz, downsampling, core_shape_xyz,
+                                            volume_shape_xyz)
+    if labels.dtype == bool:
+        labels = labels.view(np.uint8)
+    if labels.dtype.kind == "i":
+        if labels.size and labels.min() < 0:
+            raise InputError("labels: negative label found, expected labels >= 0")
+        labels = labels.astype(np.uint64)
+    sub = np.asfortranarray(labels[:: ds[0], :: ds[1], :: ds[2]])
+    if sub.size == 0 or not sub.any():
+        return {}
+    object_ids = None
+    if ids is not None:
+        object_ids = sorted({int(i) for i in ids} - {0})
+        if not object_ids:
+            return {}
+    aniso = vs * ds
+    skels = kimimaro.skeletonize(
+        sub, teasar_params=params, anisotropy=tuple(aniso.tolist()), object_ids=object_ids,
+        dust_threshold=int(dust_threshold), progress=False, fix_branching=bool(fix_branching),
+        in_place=True, fix_borders=bool(fix_borders), parallel=1, fill_holes=bool(fill_holes),
+    )
+    out: dict[int, Skeleton] = {}
+    for label in sorted(int(k) for k in skels):
+        s = skels[label]
+        if len(s.vertices) == 0:
+            continue
+        idx = np.rint(np.asarray(s.vertices, np.float64) / aniso)     # downsampled voxel index
+        v = (off + idx * ds) * vs                                     # exact global nm
+        out[label] = Skeleton(v.astype(np.float32), np.asarray(s.edges, np.uint32),
+                              np.asarray(s.radius, np.float32))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# merging
+# --------------------------------------------------------------------------------------------
+
+def _weld(pieces: Sequence[Skeleton]) -> Skeleton:
+    verts = np.concatenate([p.vertices for p in pieces]) + np.float32(0)   # -0.0 -> 0.0
+    radii = np.concatenate([p.radii_nm for p in pieces])
+    offs = np.cumsum([0] + [p.n_vertices for p in pieces[:-1]])
+    edges = np.concatenate([p.edges.astype(np.int64) + o for p, o in zip(pieces, offs)])
+    uv, inv = np.unique(verts, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    r = np.zeros(len(uv), np.float32)
+    np.maximum.at(r, inv, radii)
+    return Skeleton(uv, _clean_edges(inv[edges]), r)
+
+
+def _clean_edges(e: np.ndarray) -> np.ndarray:
+    e = np.sort(np.asarray(e, np.int64).reshape(-1, 2), axis=1)
+    e = e[e[:, 0] != e[:, 1]]
+    if len(e) == 0:
+        return np.zeros((0, 2), np.uint32)
+    return np.unique(e, axis=0).astype(np.uint32)
+
+
+def _components(n: int, edges: np.ndarray) -> tuple[int, np.ndarray]:
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    e = edges.astype(np.int64)
+    g = coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
+    return connected_components(g, directed=False)
+
+
+def _edge_lengths(skel: Skeleton) -> np.ndarray:
+    v = skel.vertices.astype(np.float64)
+    e = skel.edges.astype(np.int64)
+    return np.linalg.norm(v[e[:, 0]] - v[e[:, 1]], axis=1)
+
+
+def _subset(skel: Skeleton, keep: np.ndarray) -> Skeleton:
+    """Vertices where ``keep``; edges between kept vertices."""
+    remap = np.cumsum(keep) - 1
+    e = skel.edges.astype(np.int64)
+    ek = keep[e[:, 0]] & keep[e[:, 1]]
+    return Skeleton(skel.vertices[keep], remap[e[ek]], skel.radii_nm[keep])
+
+
+def _remove_dust(skel: Skeleton, dust_nm: float) -> Skeleton:
+    """Drop components with cable length < dust_nm; the longest component always stays."""
+    n_comp, lab = _components(skel.n_vertices, skel.edges)
+    if n_comp <= 1:
+        return skel
+    cable = np.zeros(n_comp)
+    if skel.n_edges:
+        np.add.at(cable, lab[skel.edges[:, 0].astype(np.int64)], _edge_lengths(skel))
+    keep_comp = cable >= dust_nm
+    keep_comp[int(np.argmax(cable))] = True
+    return _subset(skel, keep_comp[lab])
+
+
+def _connect_components(skel: Skeleton) -> Skeleton:
+    """Join all components into one (Prim on components: repeatedly add the globally closest
+    vertex pair between the growing tree, seeded with the largest component, and the rest)."""
+    from scipy.spatial import cKDTree
+
+    n_comp, lab = _components(skel.n_vertices, skel.edges)
+    if n_comp <= 1:
+        return skel
+    v = skel.vertices.astype(np.float64)
+    members = [np.flatnonzero(lab == c) for c in range(n_comp)]
+    sizes = np.array([len(m) for m in members])
+    start = int(np.argmax(sizes))
+    trees = [cKDTree(v[m]) for m in members]
+    in_tree = np.zeros(n_comp, bool)
+    in_tree[start] = True
+    # best[c] = (distance, vertex in tree, vertex in c) for every component c not in the tree
+    best_d = np.full(n_comp, np.inf)
+    best_a = np.zeros(n_comp, np.int64)
+    best_b = np.zeros(n_comp, np.int64)
+
+    def relax(src: int) -> None:
+        for c in np.flatnonzero(~in_tree):
+            d, j = trees[c].query(v[members[src]], k=1)
+            i = int(np.argmin(d))
+            if d[i] < best_d[c]:
+                best_d[c], best_a[c], best_b[c] = d[i], members[src][i], members[c][int(j[i])]
+
+    relax(start)
+    new_edges = []
+    for _ in range(n_comp - 1):
+        cand = np.where(in_tree, np.inf, best_d)
+        c = int(np.argmin(cand))
+        new_edges.append((best_a[c], best_b[c]))
+        in_tree[c] = True
+        relax(c)
+    edges = np.concatenate([skel.edges.astype(np.int64), np.asarray(new_edges, np.int64)])
+    return Skeleton(skel.vertices, _clean_edges(edges), skel.radii_nm)
+
+
+def _downsample_paths(skel: Skeleton, factor: int) -> Skeleton:
+    """Keep every ``factor``-th vertex along unbranched paths; tips and branch points stay."""
+    n = skel.n_vertices
+    if factor <= 1 or n == 0 or skel.n_edges == 0:
+        return skel
+    e = skel.edges.astype(np.int64)
+    deg = np.bincount(e.ravel(), minlength=n)
+    order = np.argsort(np.concatenate([e[:, 0], e[:, 1]]), kind="stable")
+    nbr_all = np.concatenate([e[:, 1], e[:, 0]])[order]
+    ptr = np.concatenate([[0], np.cumsum(deg)])
+    keep = deg != 2
+    visited = np.zeros(n, bool)
+    new_edges: list[tuple[int, int]] = []
+
+    def walk(a: int, b: int) -> None:
+        path = [a]
+        prev, cur = a, b
+        while True:
+            path.append(cur)
+            if keep[cur] or cur == a:
+                break
+            visited[cur] = True
+            n0, n1 = nbr_all[ptr[cur]], nbr_all[ptr[cur] + 1]
+            prev, cur = cur, (n1 if n0 == prev else n0)
+        kept = path[::factor]
+        if kept[-1] != path[-1]:
+            kept.append(path[-1])
+        for x in kept:
+            keep[x] = True
+        new_edges.extend(zip(kept[:-1], kept[1:]))
+
+    for s in np.flatnonzero(deg != 2):
+        for b in nbr_all[ptr[s]: ptr[s + 1]]:
+            if deg[b] == 2 and visited[b]:
+                continue
+            if deg[b] != 2 and b < s:
+                continue                      # critical-critical edge: add once
+            walk(int(s), int(b))
+    for s in np.flatnonzero((deg == 2) & ~visited):   # pure cycles (no critical vertex)
+        if visited[s]:
+            continue
+        keep[s] = True
+        visited[s] = True
+        walk(int(s), int(nbr_all[ptr[s]]))
+    remap = np.cumsum(keep) - 1
+    ne = remap[np.asarray(new_edges, np.int64).reshape(-1, 2)]
+    return Skeleton(skel.vertices[keep], _clean_edges(ne), skel.radii_nm[keep])
+
+
+def merge_skeletons(
+    pieces: Iterable[Skeleton],
+    *,
+    dust_threshold_nm: float = 250.0,
+    tick_threshold_nm: float = 500.0,
+    downsample: int = 10,
+) -> Skeleton:
+    """One connected skeleton (a tree) per cell from its block pieces.
+
+    Steps: weld vertices with identical coordinates (block-face vertices; radius = max), drop
+    duplicate edges; kimimaro ``postprocess`` with ``tick_threshold_nm`` (loops removed, close
+    components joined where their radii overlap, ticks shorter than the threshold pruned);
+    components with less cable than ``dust_threshold_nm`` removed (never the longest); the rest
+    joined into one tree by repeatedly adding the shortest vertex pair between the growing tree
+    and another component; finally every ``downsample``-th vertex kept along unbranched paths
+    (SyConn ``downsample(10)``; 1 = off).  Deterministic and independent of the piece order.
+    """
+    import kimimaro
+    import osteoid
+
+    pieces = [p for p in pieces if p.n_vertices]
+    if not pieces:
+        return Skeleton.empty()
+    for name, val in (("dust_threshold_nm", dust_threshold_nm),
+                      ("tick_threshold_nm", tick_threshold_nm)):
+        if not val >= 0:
+            raise InputError(f"{name}: got {val!r}, expected a number >= 0 (nm)")
+    if int(downsample) != downsample or downsample < 1:
+        raise InputError(f"downsample: got {downsample!r}, expected an integer >= 1")
+    skel = _weld(pieces)
+    if skel.n_edges:
+        o = osteoid.Skeleton(skel.vertices, skel.edges, radii=skel.radii_nm, space="physical")
+        o = kimimaro.postprocess(o, dust_threshold=0, tick_threshold=float(tick_threshold_nm))
+        # postprocess reorders vertices; re-weld through the sorted representation
+        skel = _weld([Skeleton(np.asarray(o.vertices), np.asarray(o.edges),
+                               np.asarray(o.radius))])
+    skel = _remove_dust(skel, float(dust_threshold_nm))
+    skel = _connect_components(skel)
+    return _downsample_paths(skel, int(downsample))
+
+
+# --------------------------------------------------------------------------------------------
+# statistics
+# --------------------------------------------------------------------------------------------
+
+def skeleton_stats(skel: Skeleton) -> tuple[float, int, int]:
+    """``(cable_length_um, n_branch_points, n_tips)``: branch points have degree >= 3, tips 1."""
+    if skel.n_edges == 0:
+        return 0.0, 0, 0
+    deg = np.bincount(skel.edges.astype(np.int64).ravel(), minlength=skel.n_vertices)
+    return float(_edge_lengths(skel).sum() / 1000.0), int((deg >= 3).sum()), int((deg == 1).sum())
+
+
+def skeleton_components(skel: Skeleton) -> int:
+    """Number of connected components (0 for an empty skeleton)."""
+    if skel.n_vertices == 0:
+        return 0
+    return int(_components(skel.n_vertices, skel.edges)[0])
