@@ -97,6 +97,36 @@ def sql(
     print_rows(columns, rows, fmt)
 
 
+@app.command()
+def run(
+    wd: Path = WD_ARG,
+    workers: int = typer.Option(1, "--workers", "-j", min=1, help="parallel worker processes"),
+    scheduler_host: Optional[str] = typer.Option(
+        None, help="central luigid scheduler (several machines); default: local scheduler"),
+    scheduler_port: int = typer.Option(8082, help="luigid port"),
+) -> None:
+    """Run (or resume) the whole pipeline of WD; a killed run continues where it stopped."""
+    from syconn.runner import run_pipeline
+
+    run_pipeline(wd, workers=workers, scheduler_host=scheduler_host,
+                 scheduler_port=scheduler_port)
+
+
+@app.command()
+def example(
+    wd: Path = typer.Argument(Path("syconn_example"), help="working directory to create"),
+    workers: int = typer.Option(2, "--workers", "-j", min=1, help="parallel worker processes"),
+    shape: Vec3i = typer.Option(None, "--shape", help="volume X Y Z in voxels (default: the "
+                                "example's 576 576 288)"),
+    seed: int = typer.Option(0, help="synthesis seed"),
+    db: Optional[str] = typer.Option(None, "--db", help="database URL (default: SQLite in WD)"),
+) -> None:
+    """Synthesise the example dataset, run everything, print the connectome and its accuracy."""
+    from syconn.example import run_example
+
+    run_example(wd, workers=workers, shape_xyz=shape, seed=seed, db_url=db)
+
+
 def _register_optional() -> None:
     """Commands whose modules may be missing in a partial checkout register themselves here."""
     try:

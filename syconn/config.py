@@ -40,6 +40,7 @@ __all__ = [
     "MeshesConfig",
     "SkeletonConfig",
     "CONFIG_NAME",
+    "BLOCK_MULTIPLE_VX",
     "load_config",
     "save_config",
     "config_from_dict",
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 CONFIG_NAME = "config.yml"
+BLOCK_MULTIPLE_VX = 16  # blocks are unions of the 16^3 representative-voxel grid cells
 MORPH_OPS = ("binary_opening", "binary_closing", "binary_erosion", "binary_dilation")
 
 Vec3f = tuple[float, float, float]
@@ -362,7 +364,13 @@ def config_from_dict(data: dict | None, *, source: str = CONFIG_NAME) -> Config:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
-    return _build(Config, data, "", source)
+    cfg = _build(Config, data, "", source)
+    bad = [v for v in cfg.dataset.block_shape if v % BLOCK_MULTIPLE_VX]
+    if bad:
+        raise ConfigError(f"{source}: dataset.block_shape = {list(cfg.dataset.block_shape)}: "
+                          f"must be multiples of {BLOCK_MULTIPLE_VX} voxels (the grid on which "
+                          f"representative voxels are chosen, so results do not depend on it)")
+    return cfg
 
 
 def config_to_dict(cfg: Any) -> dict:

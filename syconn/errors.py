@@ -15,6 +15,7 @@ __all__ = [
     "InputError",
     "DatabaseError",
     "ReadOnlyViolation",
+    "PipelineError",
 ]
 
 
@@ -44,3 +45,7 @@ class DatabaseError(SyconnError, RuntimeError):
 
 class ReadOnlyViolation(DatabaseError):
     """A statement given to a read-only session tried to write."""
+
+
+class PipelineError(SyconnError, RuntimeError):
+    """A pipeline task failed; the message names the task and the reason."""

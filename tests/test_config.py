@@ -97,3 +97,9 @@ def test_schema_name_is_stable_and_valid(tmp_path):
     assert a == default_schema_name(tmp_path / "My WD-1")
     assert a != default_schema_name(tmp_path / "other")
     assert a.startswith("wd_my_wd_1_") and len(a) <= 63
+
+
+def test_block_shape_multiple_of_grid(tmp_path):
+    (tmp_path / "config.yml").write_text("dataset: {block_shape: [100, 256, 256]}\n")
+    with pytest.raises(ConfigError, match=r"block_shape = \[100, 256, 256\]: must be multiples of 16"):
+        load_config(tmp_path)

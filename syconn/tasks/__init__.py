@@ -1,10 +1,13 @@
 """Luigi tasks: ``luigi --module syconn.tasks Pipeline --working-dir WD``."""
 
 from syconn.tasks.base import Block, block_grid
+from syconn.tasks.matrix import MatrixExport
 from syconn.tasks.organelles import OrganelleBlock, OrganelleRelabel, Organelles, OrganelleStitch
 from syconn.tasks.pipeline import Pipeline
 from syconn.tasks.prepare import Prepare
 from syconn.tasks.supervoxels import Cells, SupervoxelBlock, Supervoxels
+from syconn.tasks.synapses import ContactBlock, Synapses
 
 __all__ = ["Block", "block_grid", "Prepare", "SupervoxelBlock", "Supervoxels", "Cells",
-           "OrganelleBlock", "OrganelleStitch", "OrganelleRelabel", "Organelles", "Pipeline"]
+           "OrganelleBlock", "OrganelleStitch", "OrganelleRelabel", "Organelles", "Pipeline",
+           "ContactBlock", "Synapses", "MatrixExport"]

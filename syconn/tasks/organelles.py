@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from syconn.config import BLOCK_MULTIPLE_VX
 from syconn.io import create_volume, open_volume
 from syconn.proc import (
     assign_organelles,
@@ -200,7 +201,7 @@ class OrganelleRelabel(_KindTask):
         core = relabel(f["core"], lut)
         with open_volume(self.cfg.inputs.seg) as seg:
             sv = seg.read(b.offset, b.shape)
-        stats = object_stats(core, offset_xyz=b.offset)
+        stats = object_stats(core, offset_xyz=b.offset, rep_grid_vx=BLOCK_MULTIPLE_VX)
         ov = overlap_counts(core, np.asfortranarray(sv), names=("org_id", "sv_id"))
         pt_ids = lut[f["pt_id"].astype(np.int64)] if f["pt_id"].size else f["pt_id"]
         pts = pa.table({"org_id": pa.array(pt_ids, pa.uint64()), "x": f["pt_x"], "y": f["pt_y"],

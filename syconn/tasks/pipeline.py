@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import luigi
 
+from syconn.tasks.matrix import MatrixExport
 from syconn.tasks.organelles import KINDS, Organelles
 from syconn.tasks.supervoxels import Cells
 
@@ -19,3 +20,4 @@ class Pipeline(luigi.WrapperTask):
         yield Cells(working_dir=self.working_dir)
         for kind in KINDS:
             yield Organelles(working_dir=self.working_dir, kind=kind)
+        yield MatrixExport(working_dir=self.working_dir)

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from syconn.config import BLOCK_MULTIPLE_VX
 from syconn.io import open_volume
 from syconn.proc import cells_from_agglomeration, merge_object_stats, merge_rag_edges, object_stats
 from syconn.proc import rag_edges, rag_halo_vx
@@ -46,7 +47,7 @@ class SupervoxelBlock(SyconnTask):
             data = seg.read(off, shp)
         data = np.asfortranarray(data)
         core = data[:b.shape[0], :b.shape[1], :b.shape[2]]
-        stats = object_stats(core, offset_xyz=b.offset)
+        stats = object_stats(core, offset_xyz=b.offset, rep_grid_vx=BLOCK_MULTIPLE_VX)
         edges = rag_edges(data, core_shape_vx=b.shape, max_gap_vx=gap)
         with atomic_path(self.output().path) as tmp:
             tmp.mkdir()

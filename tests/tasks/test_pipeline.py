@@ -1,0 +1,140 @@
+"""The pipeline on a small synthetic volume: determinism, workers, block sizes, resume, bad input."""
+
+from __future__ import annotations
+
+import bz2
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from syconn.db import run_query
+from syconn.errors import InputError, PipelineError
+from syconn.runner import run_pipeline
+from syconn.synth import TEST_SHAPE_XYZ
+from syconn.synth.command import generate
+from syconn.workdir import init_workdir, open_engine, read_synth_meta
+
+BLOCK = (96, 96, 64)
+# every table the pipeline fills, with a deterministic order; task_runs (timestamps) excluded
+TABLES = {
+    "supervoxels": "id", "rag_edges": "sv_a, sv_b", "cells": "id",
+    "organelles": "kind, id", "organelle_overlaps": "kind, organelle_id, sv_id",
+    "contact_sites": "id", "synapses": "id",
+}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth") / "data"
+    generate(out, shape_xyz=TEST_SHAPE_XYZ, seed=0)
+    return out
+
+
+def make_wd(path, data, *, block=BLOCK, db_url=None):
+    meta = read_synth_meta(data)
+    init_workdir(path, inputs=meta["inputs"], voxel_size_nm=meta["voxel_size_nm"],
+                 block_shape=block, db_url=db_url)
+    return path
+
+
+def dump(wd) -> dict[str, list[tuple]]:
+    eng = open_engine(wd, read_only=True)
+    out = {}
+    for table, order in TABLES.items():
+        _, rows = run_query(eng, f"SELECT * FROM {table} ORDER BY {order}")
+        out[table] = [tuple(None if isinstance(v, float) and np.isnan(v) else
+                            (round(v, 9) if isinstance(v, float) else v) for v in r) for r in rows]
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(data, tmp_path_factory):
+    wd = make_wd(tmp_path_factory.mktemp("ref") / "wd", data)
+    run_pipeline(wd, workers=1, log=lambda m: None)
+    return dump(wd)
+
+
+def test_reference_run_fills_every_table(reference, data):
+    for table in ("supervoxels", "rag_edges", "cells", "organelles", "organelle_overlaps"):
+        assert reference[table], table
+    import pandas as pd
+    gt = pd.read_parquet(data / "gt" / "supervoxels.parquet")
+    sv_cell = {r[0]: r[-3] for r in reference["supervoxels"]}  # id ... cell_id
+    assert len(sv_cell) == len(gt)
+
+
+def test_two_workers_same_rows(reference, data, tmp_path):
+    wd = make_wd(tmp_path / "wd", data)
+    run_pipeline(wd, workers=2, log=lambda m: None)
+    assert dump(wd) == reference
+
+
+def test_other_block_size_same_rows(reference, data, tmp_path):
+    wd = make_wd(tmp_path / "wd", data, block=(64, 64, 48))
+    run_pipeline(wd, workers=1, log=lambda m: None)
+    got = dump(wd)
+    for table in TABLES:
+        assert got[table] == reference[table], table
+
+
+def test_postgres_same_rows(reference, data, tmp_path, pg_url):
+    wd = make_wd(tmp_path / "wd", data, db_url=pg_url)
+    run_pipeline(wd, workers=2, log=lambda m: None)
+    assert dump(wd) == reference
+
+
+def test_sigkill_then_resume_same_rows(reference, data, tmp_path):
+    wd = make_wd(tmp_path / "wd", data)
+    proc = subprocess.Popen([sys.executable, "-m", "syconn.cli", "run", str(wd), "-j", "2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    steps = wd / "steps"
+    deadline = time.time() + 120
+    # kill once some block outputs exist but the run is not over
+    while time.time() < deadline and proc.poll() is None:
+        done = list(steps.glob("organelles_*/relabel/block_*")) if steps.exists() else []
+        if len(done) >= 3:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed: " + proc.stderr.read()
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    run_pipeline(wd, workers=2, log=lambda m: None)
+    assert dump(wd) == reference
+
+
+def _corrupt(data, tmp_path, what):
+    """A copy of the dataset's inputs with one problem."""
+    meta = read_synth_meta(data)
+    inputs = dict(meta["inputs"])
+    if what == "unknown supervoxels":
+        p = tmp_path / "bad_rag.bz2"
+        p.write_bytes(bz2.compress(b"1 2\n999999 1000000\n"))
+        inputs["agglomeration"] = str(p)
+    elif what == "empty segmentation":
+        p = tmp_path / "seg.h5"
+        with h5py.File(p, "w") as f:
+            f["seg"] = np.zeros(TEST_SHAPE_XYZ, np.uint64)
+        inputs["seg"] = str(p)
+    return inputs, meta["voxel_size_nm"]
+
+
+@pytest.mark.parametrize("what, message", [
+    ("unknown supervoxels", "names 2 supervoxel(s) absent from the segmentation (999999, 1000000)"),
+    ("empty segmentation", "the segmentation is empty"),
+])
+def test_bad_input_fails_before_any_work(data, tmp_path, what, message):
+    inputs, vs = _corrupt(data, tmp_path, what)
+    wd = tmp_path / "wd"
+    init_workdir(wd, inputs=inputs, voxel_size_nm=vs, block_shape=BLOCK)
+    with pytest.raises(PipelineError) as ei:
+        run_pipeline(wd, workers=1, log=lambda m: None)
+    assert message in str(ei.value)
+    assert not list((wd / "steps").glob("supervoxels-*/block_*"))  # no block work started
