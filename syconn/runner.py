@@ -54,12 +54,19 @@ def run_pipeline(wd: Path | str, *, workers: int = 1, scheduler_host: str | None
     t0 = time.perf_counter()
     log(f"syconn run {wd}: {total} tasks, {already} already complete, {workers} worker(s)")
 
+    started: dict[str, float] = {}
+
+    def _start(task):
+        threads_per_worker(1)
+        started[task.task_id] = time.perf_counter()
+
     def _ok(task):
         with done.get_lock():
             done.value += 1
             n = done.value
+        took = time.perf_counter() - started.pop(task.task_id, time.perf_counter())
         log(f"[{n:>4}/{total}] {time.perf_counter() - t0:7.1f}s  {task.task_family}"
-            f"{_short(task)}")
+            f"{_short(task)}  ({took:.1f} s)")
 
     def _fail(task, exc):
         user = isinstance(exc, SyconnError)
@@ -72,10 +79,11 @@ def run_pipeline(wd: Path | str, *, workers: int = 1, scheduler_host: str | None
     luigi_logger = logging.getLogger("luigi-interface")
     old_level = luigi_logger.level
     luigi_logger.setLevel(logging.CRITICAL)  # failures are reported below
+    luigi.Task.event_handler(luigi.Event.START)(_start)
     luigi.Task.event_handler(luigi.Event.SUCCESS)(_ok)
     luigi.Task.event_handler(luigi.Event.FAILURE)(_fail)
     try:
-        kwargs = {"workers": workers, "detailed_summary": True}
+        kwargs = {"workers": workers, "detailed_summary": True, "log_level": "WARNING"}
         if scheduler_host:
             kwargs.update(scheduler_host=scheduler_host, scheduler_port=scheduler_port)
         else:
@@ -83,8 +91,10 @@ def run_pipeline(wd: Path | str, *, workers: int = 1, scheduler_host: str | None
         result = luigi.build([root], **kwargs)
     finally:
         luigi_logger.setLevel(old_level)
-        luigi.Task._event_callbacks.get(luigi.Task, {}).get(luigi.Event.SUCCESS, set()).discard(_ok)
-        luigi.Task._event_callbacks.get(luigi.Task, {}).get(luigi.Event.FAILURE, set()).discard(_fail)
+        callbacks = luigi.Task._event_callbacks.get(luigi.Task, {})
+        for event, fn in ((luigi.Event.START, _start), (luigi.Event.SUCCESS, _ok),
+                          (luigi.Event.FAILURE, _fail)):
+            callbacks.get(event, set()).discard(fn)
     errors = []
     while not failures.empty():
         errors.append(failures.get())

@@ -192,11 +192,13 @@ def iter_blocks_parquet(paths: Sequence[Path]) -> Iterator[pa.Table]:
 
 def threads_per_worker(n: int = 1) -> None:
     """Cap BLAS/numba threads per worker process (STYLE 9)."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ.setdefault(var, str(n))
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(n)
+    except ImportError:  # pragma: no cover - scikit-learn brings threadpoolctl
+        pass
     try:
         import numba
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    except Exception:  # noqa: BLE001
+        numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
+    except (ImportError, ValueError):
         pass
-    _ = np  # numpy already imported: threadpoolctl would be needed to change its pools
