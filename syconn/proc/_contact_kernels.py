@@ -25,56 +25,6 @@ _U64_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 # ---------------------------------------------------------------------------------------------
 
 @njit(cache=True)
-def local_ids(seg, cap):
-    """Dense local ids of the labels: ``(ids, labels, ok)``.
-
-    ``ids`` (uint32, Fortran order) numbers the distinct labels of ``seg`` 1, 2, ... in raster
-    order of first occurrence, 0 stays 0; ``labels[i]`` is the label of id ``i``.  ``ok`` is
-    False (and the rest meaningless) if there are more than ``cap`` distinct non-zero labels.
-    """
-    nx, ny, nz = seg.shape
-    size = 64
-    while size < 2 * cap:
-        size *= 2
-    bits = np.uint64(64 - int(np.log2(size)))
-    mask = size - 1
-    keys = np.empty(size, seg.dtype)
-    vals = np.zeros(size, np.int64)  # 0 = empty slot
-    labels = np.zeros(cap + 1, seg.dtype)
-    nl = 1
-    out = np.empty((nz, ny, nx), np.uint32).T  # Fortran order
-    for z in range(nz):
-        for y in range(ny):
-            prev = seg[0, y, z]
-            pid = -1
-            for x in range(nx):
-                v = seg[x, y, z]
-                if v != prev or pid < 0:
-                    prev = v
-                    if v == 0:
-                        pid = 0
-                    else:
-                        h = np.int64((np.uint64(v) * np.uint64(0x9E3779B97F4A7C15)) >> bits)
-                        while True:
-                            j = vals[h]
-                            if j == 0:
-                                if nl > cap:
-                                    return out, labels, False
-                                keys[h] = v
-                                vals[h] = nl
-                                labels[nl] = v
-                                pid = nl
-                                nl += 1
-                                break
-                            if keys[h] == v:
-                                pid = j
-                                break
-                            h = (h + 1) & mask
-                out[x, y, z] = pid
-    return out, labels[:nl], True
-
-
-@njit(cache=True)
 def run_lengths_x(seg):
     """Length of the run of equal labels starting at each voxel and going +x (capped at 255)."""
     nx, ny, nz = seg.shape
@@ -107,55 +57,87 @@ def run_lengths_y(seg):
     return run
 
 
-# Window histograms over dense ids: ``cnt[id]`` counts, ``tl[:nt]`` lists the ids that may be
-# non-zero, ``inl[id]`` says whether ``id`` is listed.  Id 0 (background) is counted but never
-# listed (``inl[0] = 1`` throughout), so adding a run needs no test for background.
-
-@njit(cache=True, inline="always")
-def _hist_add(cnt, inl, tl, nt, i, m):
-    cnt[i] += m
-    if inl[i] == 0:
-        inl[i] = 1
-        tl[nt] = i
-        nt += 1
-    return nt
-
-
-@njit(cache=True, inline="always")
-def _hist_clear(cnt, inl, tl, nt):
-    for k in range(nt):
-        i = tl[k]
-        cnt[i] = 0
-        inl[i] = 0
-    return 0
+@njit(cache=True)
+def _hist_add(hl, hc, nd, lab, m):
+    k = 0
+    while k < nd:
+        if hl[k] == lab:
+            hc[k] += m
+            return nd
+        k += 1
+    hl[nd] = lab
+    hc[nd] = m
+    return nd + 1
 
 
-@njit(cache=True, inline="always")
-def _slab(ids, runy, cnt, inl, tl, nt, xs, y, z, hy, hz, sign):
+@njit(cache=True)
+def _slab(seg, runy, hl, hc, nd, xs, y, z, hy, hz, sign):
     """Add (sign=1) or remove (sign=-1) the yz-slab at ``x = xs`` of the window at (y, z)."""
     ye = y + hy + 1
     for zz in range(z - hz, z + hz + 1):
         yy = y - hy
         while yy < ye:
-            m = min(np.int64(runy[xs, yy, zz]), ye - yy)
-            nt = _hist_add(cnt, inl, tl, nt, ids[xs, yy, zz], sign * m)
+            lab = seg[xs, yy, zz]
+            m = np.int64(runy[xs, yy, zz])
+            if yy + m > ye:
+                m = ye - yy
+            if lab != 0:
+                nd = _hist_add(hl, hc, nd, lab, sign * m)
             yy += m
-    return nt
+    return nd
 
 
-@njit(cache=True, inline="always")
-def _xrows(ids, runx, cnt, inl, tl, nt, x, ya, yb, za, zb, hx, sign):
-    """Add (sign=1) or remove (sign=-1) the x-rows ``[x-hx, x+hx]`` at ``y in [ya, yb)``,
-    ``z in [za, zb)``, read as x-runs."""
+@njit(cache=True)
+def _xslab(seg, runx, hl, hc, nd, x, ys, z, hx, hz, sign):
+    """Add (sign=1) or remove (sign=-1) the xz-slab at ``y = ys`` of the window at (x, z)."""
     xe = x + hx + 1
-    for zz in range(za, zb):
-        for yy in range(ya, yb):
+    for zz in range(z - hz, z + hz + 1):
+        xx = x - hx
+        while xx < xe:
+            lab = seg[xx, ys, zz]
+            m = np.int64(runx[xx, ys, zz])
+            if xx + m > xe:
+                m = xe - xx
+            if lab != 0:
+                nd = _hist_add(hl, hc, nd, lab, sign * m)
+            xx += m
+    return nd
+
+
+@njit(cache=True)
+def _zslab(seg, runx, hl, hc, nd, x, y, zs, hx, hy, sign):
+    """Add (sign=1) or remove (sign=-1) the xy-slab at ``z = zs`` of the window at (x, y)."""
+    xe = x + hx + 1
+    for yy in range(y - hy, y + hy + 1):
+        xx = x - hx
+        while xx < xe:
+            lab = seg[xx, yy, zs]
+            m = np.int64(runx[xx, yy, zs])
+            if xx + m > xe:
+                m = xe - xx
+            if lab != 0:
+                nd = _hist_add(hl, hc, nd, lab, sign * m)
+            xx += m
+    return nd
+
+
+@njit(cache=True)
+def _rebuild(seg, runx, hl, hc, x, y, z, hx, hy, hz):
+    """Histogram of the window at (x, y, z) from x-runs; returns its length."""
+    nd = 0
+    xe = x + hx + 1
+    for zz in range(z - hz, z + hz + 1):
+        for yy in range(y - hy, y + hy + 1):
             xx = x - hx
             while xx < xe:
-                m = min(np.int64(runx[xx, yy, zz]), xe - xx)
-                nt = _hist_add(cnt, inl, tl, nt, ids[xx, yy, zz], sign * m)
+                lab = seg[xx, yy, zz]
+                m = np.int64(runx[xx, yy, zz])
+                if xx + m > xe:
+                    m = xe - xx
+                if lab != 0:
+                    nd = _hist_add(hl, hc, nd, lab, m)
                 xx += m
-    return nt
+    return nd
 
 
 @njit(cache=True)
@@ -176,55 +158,22 @@ def count_boundary(seg, x0, x1, y0, y1, z0, z1):
     return n
 
 
-_STORE_CAP = 16
+_STORE_CAP = 8
+# find_partners walks the region in columns of this many x, y voxels (stores stay in cache)
+_TILE_X = 96
+_TILE_Y = 48
 
 
 @njit(cache=True)
-def find_partners(ids, labels, runx, runy, hx, hy, hz, x0, x1, y0, y1, z0, z1):
-    """Boundary voxels in ``[x0:x1, y0:y1, z0:z1]`` and their most frequent other label.
+def _partners_tile(seg, runx, runy, hx, hy, hz, tx0, tx1, ty0, ty1, z0, z1, hl, hc, yl, yc, yn,
+                   yat, zl, zc, zn, zat, xs, ys, zs, own, par, n):
+    """:func:`find_partners` for the column ``[tx0:tx1, ty0:ty1, z0:z1]``; appends at ``n``.
 
-    ``ids``/``labels`` are :func:`local_ids` of the segmentation, ``runx``/``runy`` the run
-    lengths of ``ids``.  A boundary voxel is non-zero and has a 6-neighbour with another label
-    (0 included).  Its partner is the most frequent label other than 0 and its own within the
-    window ``[x-hx, x+hx] x [y-hy, y+hy] x [z-hz, z+hz]``; ties go to the smaller label.  The
-    region must lie at least ``max(h, 1)`` voxels inside the array on every side.
-
-    Window histograms are never rebuilt when a nearby one is known: the histogram of the
-    previous boundary voxel of the row is slid along x (per step one yz-slab out, one in, read
-    as y-runs), or the last histogram of the same x column in an earlier row of this z-plane is
-    moved along y, or that of the same (x, y) column in an earlier plane along z (slabs read as
-    x-runs), whichever reads the fewest rows; only when none is cheaper than a rebuild is the
-    histogram built from x-runs.  Counts are exact either way.
-
-    Returns ``(xs, ys, zs, own, partner)`` (labels, not ids) for boundary voxels with a partner,
-    in raster order (z, then y, then x).
+    ``yl, yc, yn, yat`` (per x) and ``zl, zc, zn, zat`` (per x, y) are the stores of the last
+    histogram of a column ((label, count) lists, length, and the y / z it was taken at).
     """
-    cap = count_boundary(ids, x0, x1, y0, y1, z0, z1)
-    xs = np.empty(cap, np.int32)
-    ys = np.empty(cap, np.int32)
-    zs = np.empty(cap, np.int32)
-    own = np.empty(cap, labels.dtype)
-    par = np.empty(cap, labels.dtype)
-    n = 0
-    nl = labels.shape[0]
-    cnt = np.zeros(nl, np.int64)
-    inl = np.zeros(nl, np.uint8)
-    inl[0] = 1
-    tl = np.empty(nl, np.int64)
-    nt = 0
-    # the last histogram of each x column in this z-plane (y-store) and of each (x, y) column
-    # in earlier planes (z-store), as (id, count) lists, with the y / z they were taken at
-    ncx = x1 - x0
-    ncy = y1 - y0
-    yl = np.empty((ncx, _STORE_CAP), np.uint32)
-    yc = np.empty((ncx, _STORE_CAP), np.int32)
-    yn = np.zeros(ncx, np.int64)
-    yat = np.empty(ncx, np.int64)
-    zl = np.empty((ncx, ncy, _STORE_CAP), np.uint32)
-    zc = np.empty((ncx, ncy, _STORE_CAP), np.int32)
-    zn = np.zeros((ncx, ncy), np.int64)
     far = -(1 << 30)
-    zat = np.full((ncx, ncy), far, np.int64)
+    zat[:, :] = far
     # cost of each way to the histogram, in rows of 2h+1 voxels read as runs
     c_x = 2 * (2 * hz + 1)  # per x step: two yz-slabs of 2hz+1 y-columns
     c_y = 2 * (2 * hz + 1)  # per y step: two xz-slabs of 2hz+1 x-rows
@@ -232,80 +181,66 @@ def find_partners(ids, labels, runx, runy, hx, hy, hz, x0, x1, y0, y1, z0, z1):
     c_new = (2 * hy + 1) * (2 * hz + 1)
     for z in range(z0, z1):
         yat[:] = far
-        for y in range(y0, y1):
+        for y in range(ty0, ty1):
             cur = far
-            cy = y - y0
-            for x in range(x0, x1):
-                c = ids[x, y, z]
+            nd = 0
+            cy = y - ty0
+            for x in range(tx0, tx1):
+                c = seg[x, y, z]
                 if c == 0:
                     continue
-                if (ids[x - 1, y, z] == c and ids[x + 1, y, z] == c and ids[x, y - 1, z] == c
-                        and ids[x, y + 1, z] == c and ids[x, y, z - 1] == c
-                        and ids[x, y, z + 1] == c):
+                if (seg[x - 1, y, z] == c and seg[x + 1, y, z] == c and seg[x, y - 1, z] == c
+                        and seg[x, y + 1, z] == c and seg[x, y, z - 1] == c
+                        and seg[x, y, z + 1] == c):
                     continue
-                cx = x - x0
+                cx = x - tx0
                 cost_x = (x - cur) * c_x
                 cost_y = (y - yat[cx]) * c_y
                 cost_z = (z - zat[cx, cy]) * c_z
-                if cost_x <= cost_y and cost_x <= cost_z and cost_x < c_new:
+                if cost_x < cost_y and cost_x <= cost_z and cost_x < c_new:
                     for s in range(cur + 1, x + 1):
-                        nt = _slab(ids, runy, cnt, inl, tl, nt, s - hx - 1, y, z, hy, hz, -1)
-                        nt = _slab(ids, runy, cnt, inl, tl, nt, s + hx, y, z, hy, hz, 1)
+                        nd = _slab(seg, runy, hl, hc, nd, s - hx - 1, y, z, hy, hz, -1)
+                        nd = _slab(seg, runy, hl, hc, nd, s + hx, y, z, hy, hz, 1)
                 elif cost_y <= cost_z and cost_y < c_new:
-                    nt = _hist_clear(cnt, inl, tl, nt)
-                    for k in range(yn[cx]):
-                        i = yl[cx, k]
-                        cnt[i] = yc[cx, k]
-                        inl[i] = 1
-                        tl[k] = i
-                    nt = yn[cx]
+                    nd = yn[cx]
+                    for k in range(nd):
+                        hl[k] = yl[cx, k]
+                        hc[k] = yc[cx, k]
                     for t in range(yat[cx] + 1, y + 1):
-                        nt = _xrows(ids, runx, cnt, inl, tl, nt, x, t - hy - 1, t - hy,
-                                    z - hz, z + hz + 1, hx, -1)
-                        nt = _xrows(ids, runx, cnt, inl, tl, nt, x, t + hy, t + hy + 1,
-                                    z - hz, z + hz + 1, hx, 1)
+                        nd = _xslab(seg, runx, hl, hc, nd, x, t - hy - 1, z, hx, hz, -1)
+                        nd = _xslab(seg, runx, hl, hc, nd, x, t + hy, z, hx, hz, 1)
                 elif cost_z < c_new:
-                    nt = _hist_clear(cnt, inl, tl, nt)
-                    for k in range(zn[cx, cy]):
-                        i = zl[cx, cy, k]
-                        cnt[i] = zc[cx, cy, k]
-                        inl[i] = 1
-                        tl[k] = i
-                    nt = zn[cx, cy]
+                    nd = zn[cx, cy]
+                    for k in range(nd):
+                        hl[k] = zl[cx, cy, k]
+                        hc[k] = zc[cx, cy, k]
                     for t in range(zat[cx, cy] + 1, z + 1):
-                        nt = _xrows(ids, runx, cnt, inl, tl, nt, x, y - hy, y + hy + 1,
-                                    t - hz - 1, t - hz, hx, -1)
-                        nt = _xrows(ids, runx, cnt, inl, tl, nt, x, y - hy, y + hy + 1,
-                                    t + hz, t + hz + 1, hx, 1)
+                        nd = _zslab(seg, runx, hl, hc, nd, x, y, t - hz - 1, hx, hy, -1)
+                        nd = _zslab(seg, runx, hl, hc, nd, x, y, t + hz, hx, hy, 1)
                 else:
-                    nt = _hist_clear(cnt, inl, tl, nt)
-                    nt = _xrows(ids, runx, cnt, inl, tl, nt, x, y - hy, y + hy + 1, z - hz,
-                                z + hz + 1, hx, 1)
+                    nd = _rebuild(seg, runx, hl, hc, x, y, z, hx, hy, hz)
                 cur = x
-                # drop ids whose count fell to 0, pick the partner, store for later rows/planes
+                # compact (moves leave zero counts behind), then store for later rows / planes
                 k2 = 0
                 best = -1
-                for k in range(nt):
-                    i = tl[k]
-                    if cnt[i] > 0:
-                        tl[k2] = i
+                for k in range(nd):
+                    if hc[k] > 0:
+                        hl[k2] = hl[k]
+                        hc[k2] = hc[k]
+                        if hl[k2] != c and (best < 0 or hc[k2] > hc[best]
+                                            or (hc[k2] == hc[best] and hl[k2] < hl[best])):
+                            best = k2
                         k2 += 1
-                        if i != c and (best < 0 or cnt[i] > cnt[best]
-                                       or (cnt[i] == cnt[best] and labels[i] < labels[best])):
-                            best = i
-                    else:
-                        inl[i] = 0
-                nt = k2
-                if nt <= _STORE_CAP:
-                    for k in range(nt):
-                        i = tl[k]
-                        yl[cx, k] = i
-                        yc[cx, k] = cnt[i]
-                        zl[cx, cy, k] = i
-                        zc[cx, cy, k] = cnt[i]
-                    yn[cx] = nt
+                nd = k2
+                if nd <= _STORE_CAP:
+                    for k in range(nd):
+                        yl[cx, k] = hl[k]
+                        yc[cx, k] = hc[k]
+                        zl[cx, cy, k] = hl[k]
+                        zc[cx, cy, k] = hc[k]
+                    yn[cx] = nd
                     yat[cx] = y
-                    zn[cx, cy] = nt
+                    zn[cx, cy] = nd
                     zat[cx, cy] = z
                 else:
                     yat[cx] = far
@@ -315,9 +250,60 @@ def find_partners(ids, labels, runx, runy, hx, hy, hz, x0, x1, y0, y1, z0, z1):
                 xs[n] = x
                 ys[n] = y
                 zs[n] = z
-                own[n] = labels[c]
-                par[n] = labels[best]
+                own[n] = c
+                par[n] = hl[best]
                 n += 1
+    return n
+
+
+@njit(cache=True)
+def find_partners(seg, runx, runy, hx, hy, hz, x0, x1, y0, y1, z0, z1):
+    """Boundary voxels in ``[x0:x1, y0:y1, z0:z1]`` and their most frequent other label.
+
+    A boundary voxel is non-zero and has a 6-neighbour with another label (0 included).  Its
+    partner is the most frequent label other than 0 and its own within the window
+    ``[x-hx, x+hx] x [y-hy, y+hy] x [z-hz, z+hz]``; ties go to the smaller label.  The region must
+    lie at least ``max(h, 1)`` voxels inside the array on every side.
+
+    Window histograms (all non-zero labels, as short (label, count) lists) are rarely built from
+    scratch: the histogram of the previous boundary voxel of the row is slid along x (per step
+    one yz-slab out and one in, read as y-runs), or the last histogram of the same x column in
+    an earlier row of this z-plane is moved along y, or that of the same (x, y) column in an
+    earlier plane along z (slabs read as x-runs) -- whichever reads the fewest rows; only when
+    none is cheaper than a rebuild is the histogram built from x-runs.  Counts are exact either
+    way.  The region is walked in columns of ``_TILE_X x _TILE_Y`` voxels (all z, then y, then
+    x inside each) so that the stored histograms of a column stay in cache.
+
+    Returns ``(xs, ys, zs, own, partner)`` for boundary voxels with a partner, ordered by tile
+    column, then z, y, x (callers treat them as a set).
+    """
+    cap = count_boundary(seg, x0, x1, y0, y1, z0, z1)
+    xs = np.empty(cap, np.int32)
+    ys = np.empty(cap, np.int32)
+    zs = np.empty(cap, np.int32)
+    own = np.empty(cap, seg.dtype)
+    par = np.empty(cap, seg.dtype)
+    n = 0
+    wn = (2 * hx + 1) * (2 * hy + 1) * (2 * hz + 1) + 1
+    hl = np.empty(wn, seg.dtype)
+    hc = np.empty(wn, np.int64)
+    # the last histogram of each x column in this z-plane (y-store) and of each (x, y)
+    # column in earlier planes (z-store)
+    ncx = min(x1 - x0, _TILE_X)
+    ncy = min(y1 - y0, _TILE_Y)
+    yl = np.empty((ncx, _STORE_CAP), seg.dtype)
+    yc = np.empty((ncx, _STORE_CAP), np.int64)
+    yn = np.zeros(ncx, np.int64)
+    yat = np.empty(ncx, np.int64)
+    zl = np.empty((ncx, ncy, _STORE_CAP), seg.dtype)
+    zc = np.empty((ncx, ncy, _STORE_CAP), np.int32)
+    zn = np.zeros((ncx, ncy), np.int64)
+    zat = np.empty((ncx, ncy), np.int64)
+    for tx0 in range(x0, x1, _TILE_X):
+        for ty0 in range(y0, y1, _TILE_Y):
+            n = _partners_tile(seg, runx, runy, hx, hy, hz, tx0, min(tx0 + _TILE_X, x1), ty0,
+                               min(ty0 + _TILE_Y, y1), z0, z1, hl, hc, yl, yc, yn, yat, zl, zc,
+                               zn, zat, xs, ys, zs, own, par, n)
     return xs[:n], ys[:n], zs[:n], own[:n], par[:n]
 
 
@@ -442,14 +428,18 @@ def morph_step(src, dst, rows, erode, last_mask):
     for r in range(nr):
         kmax = max(kmax, rows[r, 2])
     xd = np.empty((kmax + 1, nw, ny, nz), np.uint64)
+    zero = np.uint64(0)
     for w in range(nw):
         for y in range(ny):
             for z in range(nz):  # the contiguous axis of the C-ordered words
-                acc = src[w, y, z]
+                v = src[w, y, z]
+                lo = src[w - 1, y, z] if w > 0 else zero  # the words holding x - 64, x + 64
+                hi = src[w + 1, y, z] if w + 1 < nw else zero
+                acc = v
                 xd[0, w, y, z] = acc
                 for k in range(1, kmax + 1):
-                    a = _shifted(src, w, y, z, k, nw)
-                    b = _shifted(src, w, y, z, -k, nw)
+                    a = (v >> np.uint64(k)) | (hi << np.uint64(64 - k))  # bit x: x + k
+                    b = (v << np.uint64(k)) | (lo >> np.uint64(64 - k))  # bit x: x - k
                     if erode:
                         acc &= a & b
                     else:

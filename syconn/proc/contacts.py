@@ -174,16 +174,6 @@ def _check_prob(name, arr, shape):
     return np.asfortranarray(arr)
 
 
-def _local_ids(cells):
-    """Dense uint32 ids of ``cells`` and the label of each id (see ``_k.local_ids``)."""
-    cap = 1 << 12
-    while True:
-        ids, labels, ok = _k.local_ids(cells, cap)
-        if ok:
-            return ids, labels
-        cap *= 16
-
-
 def find_contacts(cells: np.ndarray, sj: Optional[np.ndarray] = None, *,
                   offset_xyz: Sequence[int], halo_vx: Sequence[int],
                   voxel_size_nm: Sequence[float],
@@ -266,12 +256,11 @@ def find_contacts(cells: np.ndarray, sj: Optional[np.ndarray] = None, *,
     r1 = tuple(b + reach for b in c1)
 
     # 1-2: boundary voxels and partners
-    ids, labels = _local_ids(cells)
-    runx = _k.run_lengths_x(ids)
-    runy = _k.run_lengths_y(ids)
-    xs, ys, zs, own, par = _k.find_partners(ids, labels, runx, runy, hw[0], hw[1], hw[2],
+    runx = _k.run_lengths_x(cells)
+    runy = _k.run_lengths_y(cells)
+    xs, ys, zs, own, par = _k.find_partners(cells, runx, runy, hw[0], hw[1], hw[2],
                                             r0[0], r1[0], r0[1], r1[1], r0[2], r1[2])
-    del ids, runx, runy
+    del runx, runy
     idx, ka, kb = _k.index_pairs(own, par)
     perm = np.lexsort((kb, ka))
     rank = np.empty(len(perm), np.int32)
@@ -296,8 +285,10 @@ def find_contacts(cells: np.ndarray, sj: Optional[np.ndarray] = None, *,
         sjbits = _k.threshold_pack(sj, float(sj_threshold) * 255.0, b0[0], b1[0], b0[1], b1[1],
                                    b0[2], b1[2])
         if len(sj_steps):
+            # np.uint64: a Python int would reach numba as int64 and ``uint64 & int64`` is
+            # computed in float64, dropping mask bits above 2^53 (and 2^64 - 1 overflows)
             sjbits = _k.morph_sequence(sjbits, _aniso_rows(aniso), sj_steps,
-                                       _k._last_mask(b1[0] - b0[0]))
+                                       np.uint64(_k._last_mask(b1[0] - b0[0])))
         sjoff = sjreach
     dummy = np.zeros((1, 1, 1), np.uint8)
     (nvx, nsj, sums, bmin, bmax, sx, sy, sz, sp, sflag) = _k.contact_stats(

@@ -231,6 +231,7 @@ def synthesize(*, shape_xyz=EXAMPLE_SHAPE_XYZ, voxel_size_nm=(10, 10, 20), seed:
     cells = _cell_table(scene, cellvol, cell_id, vs)
     skel = _skeleton_table(scene, cell_id, vs, size_um)
     cells["cable_length_um"] = _cable_length(skel, cells.cell_id.to_numpy())
+    cells["cable_length_no_spines_um"] = _cable_length(skel, cells.cell_id.to_numpy(), no_spines=True)
     seg = sv.astype(np.uint64)
     del sv
     lap("tables")
@@ -555,33 +556,115 @@ def _cell_table(scene, cellvol, cell_id, vs):
     return pd.DataFrame(rows, columns=cols).astype({"cell_id": np.uint64}).sort_values("cell_id").reset_index(drop=True)
 
 
-def _skeleton_table(scene, cell_id, vs, size_um):
-    nodes = np.array([n[1:4] for n in scene.nodes], np.float64).reshape(-1, 3)
-    cell = np.array([n[0] for n in scene.nodes], np.int64)
-    parent = np.array([n[6] for n in scene.nodes], np.int64)
-    keep = (cell_id[cell] > 0) & np.all((nodes >= 0) & (nodes < size_um), axis=1)
-    new = np.full(len(nodes), -1, np.int64)
-    new[keep] = np.arange(int(keep.sum()))
-    par = np.where(parent >= 0, new[np.maximum(parent, 0)], -1)
-    comp = np.array([n[5] for n in scene.nodes], np.int64)
-    names = {int(C.DENDRITE): "dendrite", int(C.AXON): "axon", int(C.SOMA): "soma",
-             int(C.SPINE_NECK): "spine_neck", int(C.SPINE_HEAD): "spine_head", int(C.GLIA): "glia"}
-    v = nodes[keep] / vs
+SKELETON_MAX_EDGE_UM = 0.5  # consecutive ground-truth skeleton nodes are at most this far apart
+_SPINE_NAMES = ("spine_neck", "spine_head")
+_COMP_NAMES = {int(C.DENDRITE): "dendrite", int(C.AXON): "axon", int(C.SOMA): "soma",
+               int(C.SPINE_NECK): "spine_neck", int(C.SPINE_HEAD): "spine_head", int(C.GLIA): "glia"}
+
+
+def _clip_segments(a, b, lo, hi):
+    """Liang-Barsky: parameters ``t0 <= t1`` of the part of segments ``a -> b`` inside the box.
+
+    ``t0 > t1`` where a segment misses the box; ``t0 == 0`` where ``a`` lies inside (closed box)
+    and ``t1 == 1`` where ``b`` does.
+    """
+    d = b - a
+    t0 = np.zeros(len(a))
+    t1 = np.ones(len(a))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for ax in range(3):
+            da, pa = d[:, ax], a[:, ax]
+            ta = (lo[ax] - pa) / da
+            tb = (hi[ax] - pa) / da
+            flat = da == 0
+            enter = np.where(flat, -np.inf, np.minimum(ta, tb))
+            leave = np.where(flat, np.inf, np.maximum(ta, tb))
+            miss = flat & ((pa < lo[ax]) | (pa > hi[ax]))
+            t0 = np.maximum(t0, enter)
+            t1 = np.minimum(t1, np.where(miss, -np.inf, leave))
+    return t0, t1
+
+
+def _skeleton_table(scene, cell_id, vs, size_um, max_edge_um=SKELETON_MAX_EDGE_UM):
+    """Ground-truth skeletons of the cells inside the volume.
+
+    Every skeleton edge is clipped to the volume box: a node is added where an edge crosses the
+    border, the inside part is kept and the outside part dropped, so the cable length is the
+    length of the centre lines inside the volume (a tree cut by the border becomes several trees
+    whose roots / leaves lie on the border).  Edges are resampled so that consecutive nodes are
+    at most ``max_edge_um`` apart.  A new node takes the compartment of the edge it lies on (the
+    child's, except that edges leaving a soma node run inside the soma and are ``soma``) and a
+    radius interpolated between the edge's ends.  Nodes are in voxel coordinates with
+    ``0 <= x < shape`` (a border node on an upper face sits 1e-9 um inside it).
+    """
+    n_all = len(scene.nodes)
+    arr = np.array([n[:7] for n in scene.nodes], np.float64).reshape(-1, 7)
+    cell = arr[:, 0].astype(np.int64)
+    pos = arr[:, 1:4]
+    rad = arr[:, 4]
+    comp = arr[:, 5].astype(np.int64)
+    parent = arr[:, 6].astype(np.int64)
+    lo = np.zeros(3)
+    hi = np.asarray(size_um, np.float64) - 1e-9
+    alive = cell_id[cell] > 0
+    inside = alive & np.all((pos >= lo) & (pos <= hi), axis=1)
+    # the incoming edge of every node: parent -> node (parents come from the same cell)
+    has_edge = alive & (parent >= 0)
+    par = np.maximum(parent, 0)
+    t0, t1 = _clip_segments(pos[par], pos, lo, hi)
+    t0 = np.where(inside[par], 0.0, t0)
+    t1 = np.where(inside, 1.0, t1)
+    elen = np.linalg.norm(pos - pos[par], axis=1)
+    clen = np.clip(t1 - t0, 0.0, 1.0) * elen
+    # an edge is kept where a part of positive length lies inside; an inside node whose edge
+    # only touches the box (or has no edge) becomes a root
+    keep_edge = has_edge & (clen > 0)
+    new_start = keep_edge & ~inside[par]
+    m = np.where(keep_edge, np.maximum(1, np.ceil(clen / max_edge_um - 1e-9)), 0).astype(np.int64)
+    # nodes emitted for the edge into node i: [new start], m - 1 inner nodes, end (i or new)
+    n_out = np.where(keep_edge, new_start + m, inside.astype(np.int64))
+    first = np.concatenate([[0], np.cumsum(n_out)[:-1]]).astype(np.int64)
+    total = int(n_out.sum())
+    out_id = np.where(inside, first + n_out - 1, -1)  # output id of each original inside node
+    # per output node: its original edge (node index) and chain position j (0 = new start)
+    src = np.repeat(np.arange(n_all), n_out)
+    k = np.arange(total) - first[src]
+    j = k + np.where(new_start[src], 0, 1)
+    frac = np.where(m[src] > 0, j / np.maximum(m[src], 1), 1.0)
+    t = t0[src] + (t1[src] - t0[src]) * frac
+    a, b = pos[par[src]], pos[src]
+    xyz = np.clip(a + (b - a) * t[:, None], lo, hi)
+    r_out = rad[par[src]] + (rad[src] - rad[par[src]]) * t
+    is_end = k == n_out[src] - 1
+    orig = is_end & inside[src]
+    xyz[orig] = pos[src[orig]]
+    r_out[orig] = rad[src[orig]]
+    edge_comp = np.where(comp[par] == int(C.SOMA), int(C.SOMA), comp)
+    c_out = np.where(orig, comp[src], edge_comp[src])
+    # parents: the previous node of the chain; the first node of a chain hangs on the parent's
+    # output node (inside) or is a root (new start on the border, or an edge-less node)
+    p_out = np.arange(total, dtype=np.int64) - 1
+    head = k == 0
+    p_out[head] = np.where(keep_edge[src[head]] & ~new_start[src[head]], out_id[par[src[head]]], -1)
+    v = xyz / vs
     return pd.DataFrame({
-        "cell_id": cell_id[cell[keep]].astype(np.uint64),
-        "node_id": np.arange(int(keep.sum()), dtype=np.int64),
-        "parent_id": par[keep],
+        "cell_id": cell_id[cell[src]].astype(np.uint64),
+        "node_id": np.arange(total, dtype=np.int64),
+        "parent_id": p_out,
         "x": v[:, 0], "y": v[:, 1], "z": v[:, 2],
-        "x_nm": nodes[keep, 0] * 1000, "y_nm": nodes[keep, 1] * 1000, "z_nm": nodes[keep, 2] * 1000,
-        "radius_um": np.array([n[4] for n in scene.nodes])[keep],
-        "compartment": [names[c] for c in comp[keep]],
+        "x_nm": xyz[:, 0] * 1000, "y_nm": xyz[:, 1] * 1000, "z_nm": xyz[:, 2] * 1000,
+        "radius_um": r_out,
+        "compartment": [_COMP_NAMES[c] for c in c_out],
     })
 
 
-def _cable_length(skel, cell_ids):
-    """Total length (um) of skeleton edges inside the volume, per cell in ``cell_ids``."""
+def _cable_length(skel, cell_ids, *, no_spines=False):
+    """Total length (um) of skeleton edges per cell in ``cell_ids`` (the skeletons are clipped
+    to the volume); ``no_spines`` leaves out edges whose child node is a spine neck or head."""
     par = skel.parent_id.to_numpy()
     has = par >= 0
+    if no_spines:
+        has &= ~skel.compartment.isin(_SPINE_NAMES).to_numpy()
     xyz = skel[["x_nm", "y_nm", "z_nm"]].to_numpy()
     seg = np.zeros(len(skel))
     seg[has] = np.linalg.norm(xyz[has] - xyz[par[has]], axis=1) / 1000.0

@@ -204,8 +204,13 @@ class OrganelleRelabel(_KindTask):
         stats = object_stats(core, offset_xyz=b.offset, rep_grid_vx=BLOCK_MULTIPLE_VX)
         ov = overlap_counts(core, np.asfortranarray(sv), names=("org_id", "sv_id"))
         pt_ids = lut[f["pt_id"].astype(np.int64)] if f["pt_id"].size else f["pt_id"]
-        pts = pa.table({"org_id": pa.array(pt_ids, pa.uint64()), "x": f["pt_x"], "y": f["pt_y"],
-                        "z": f["pt_z"]})
+        # the supervoxel under every surface point: organelles that straddle two cells (vesicle
+        # clouds of touching boutons) are later split per cell for the synapse features
+        px, py, pz = f["pt_x"], f["pt_y"], f["pt_z"]
+        pt_sv = sv[px - b.offset[0], py - b.offset[1], pz - b.offset[2]] if px.size else \
+            np.zeros(0, np.uint64)
+        pts = pa.table({"org_id": pa.array(pt_ids, pa.uint64()), "x": px, "y": py, "z": pz,
+                        "sv_id": pa.array(pt_sv, pa.uint64())})
         pts = pts.filter(pc.not_equal(pts["org_id"], 0))
         with open_volume(self.kdir / "labels.zarr", mode="r+") as vol:
             vol.write(b.offset, core)  # aligned to the zarr chunks: no two blocks share one

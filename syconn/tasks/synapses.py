@@ -49,7 +49,7 @@ from syconn.proc import (
 )
 from syconn.proc.synapses import _hash_cols
 from syconn.tasks.base import DBTarget, SyconnTask, atomic_path, read_parquet, write_parquet
-from syconn.tasks.organelles import Organelles, organelle_dir
+from syconn.tasks.organelles import OrganelleRelabel, Organelles, organelle_dir
 from syconn.tasks.supervoxels import Cells, sv_to_cell_path
 
 __all__ = ["ContactBlock", "Synapses", "contact_dir", "synapses_dir", "contact_site_ids",
@@ -105,7 +105,11 @@ class ContactBlock(SyconnTask):
     block_index = luigi.IntParameter()
 
     def requires(self):
-        return Cells(working_dir=self.working_dir)
+        req = {"cells": Cells(working_dir=self.working_dir)}
+        if self.cfg.inputs.sj:  # the sj objects, to tell which sj object each fragment is of
+            req["sj"] = OrganelleRelabel(working_dir=self.working_dir, kind="sj",
+                                         block_index=self.block_index)
+        return req
 
     def output(self):
         return luigi.LocalTarget(str(contact_dir(self) / f"block_{self.block_index:05d}"))
@@ -146,10 +150,17 @@ class ContactBlock(SyconnTask):
         stats = stats.append_column("first_x", pa.array(firsts[:, 0])) \
             .append_column("first_y", pa.array(firsts[:, 1])) \
             .append_column("first_z", pa.array(firsts[:, 2]))
+        syn_voxels = res.syn_voxels
+        if "sj" in maps:  # the sj object (global id) of every fragment voxel
+            with open_volume(organelle_dir(self, "sj") / "labels.zarr") as vol:
+                sj_core = vol.read(b.offset, b.shape)
+            idx = [syn_voxels[c].to_numpy() - o for c, o in zip("xyz", b.offset)]
+            syn_voxels = syn_voxels.append_column(
+                "sj_id", pa.array(sj_core[idx[0], idx[1], idx[2]], pa.uint64()))
         with atomic_path(self.output().path) as tmp:
             tmp.mkdir()
             write_parquet(stats, tmp / "contact_stats.parquet")
-            write_parquet(res.syn_voxels, tmp / "syn_voxels.parquet")
+            write_parquet(syn_voxels, tmp / "syn_voxels.parquet")
 
 
 def _first_voxels(tables: list[pa.Table]) -> pa.Table:
@@ -203,20 +214,89 @@ def _pair_index(ref_a, ref_b, a, b) -> np.ndarray:
 
 
 def _organelles(task: SyconnTask, kind: str, cells: np.ndarray) -> tuple[pa.Table, pa.Table]:
-    """One kind's objects assigned to one of ``cells`` and their surface points."""
+    """One kind's organelles, split per cell, for the organelle-proximity features.
+
+    An organelle is what lies inside a partner cell: each object is cut into its parts per
+    cell by the supervoxel under each of its surface points (a vesicle cloud found across two
+    touching boutons counts for each bouton with its own part, not for the cell it is assigned
+    to as a whole).  A part's size is the object's size times its share of the points; its rep
+    coord is the part's point closest to the part's mean.  Only parts in ``cells`` are returned.
+    """
     d = organelle_dir(task, kind)
     objs = read_parquet(d / "objects.parquet")
-    objs = objs.filter(pc.invert(pc.is_null(objs["cell_id"])))
-    objs = objs.filter(pc.is_in(objs["cell_id"], value_set=pa.array(cells.astype(np.int64))))
-    objs = pa.table({"org_id": objs["id"].cast(pa.uint64()),
-                     "cell_id": objs["cell_id"].cast(pa.uint64()), "size_vx": objs["size_vx"],
-                     **{f"rep_{c}": objs[f"rep_{c}"] for c in "xyz"}})
     pts = read_parquet(d / "points.parquet")
-    pts = pts.filter(pc.is_in(pts["org_id"], value_set=objs["org_id"]))
-    return objs, pts
+    sv_cell = read_parquet(sv_to_cell_path(task))
+    m_sv, m_cell = sv_cell["sv_id"].to_numpy(), sv_cell["cell_id"].to_numpy()
+    order = np.argsort(m_sv)
+    m_sv, m_cell = m_sv[order], m_cell[order]
+    sv = pts["sv_id"].to_numpy()
+    pos = np.clip(np.searchsorted(m_sv, sv), 0, max(len(m_sv) - 1, 0))
+    cell = np.where((sv != 0) & (m_sv[pos] == sv), m_cell[pos], 0) if len(m_sv) else sv * 0
+    keep = np.isin(cell, cells) & (cell != 0)
+    org = pts["org_id"].to_numpy()[keep]
+    cell = cell[keep]
+    xyz = np.stack([pts[c].to_numpy()[keep] for c in "xyz"], axis=1)
+    empty = pa.table({"org_id": pa.array([], pa.uint64()), "cell_id": pa.array([], pa.uint64()),
+                      "size_vx": pa.array([], pa.int64()),
+                      **{f"rep_{c}": pa.array([], pa.int64()) for c in "xyz"}})
+    if not len(org):
+        return empty, pa.table({"org_id": pa.array([], pa.uint64()),
+                                **{c: pa.array([], pa.int64()) for c in "xyz"}})
+    # part key: (organelle, cell) -> a new id 1..n, in sorted (org, cell) order
+    parts, part_idx = np.unique(np.stack([org, cell], axis=1), axis=0, return_inverse=True)
+    part_idx = part_idx.ravel()
+    n_part = np.bincount(part_idx, minlength=len(parts))
+    obj_ids = objs["id"].to_numpy().astype(np.uint64)
+    obj_size = objs["size_vx"].to_numpy()
+    n_obj_pts = np.bincount(np.searchsorted(obj_ids, org), minlength=len(obj_ids))
+    oi = np.searchsorted(obj_ids, parts[:, 0])
+    size = np.rint(obj_size[oi] * n_part / np.maximum(n_obj_pts[oi], 1)).astype(np.int64)
+    mean = np.stack([np.bincount(part_idx, weights=xyz[:, k], minlength=len(parts)) / n_part
+                     for k in range(3)], axis=1)
+    d2 = ((xyz - mean[part_idx]) ** 2).sum(axis=1)
+    best = np.lexsort((d2, part_idx))
+    first = best[np.r_[0, np.flatnonzero(np.diff(part_idx[best])) + 1]]
+    new_ids = np.arange(1, len(parts) + 1, dtype=np.uint64)
+    objects = pa.table({"org_id": new_ids, "cell_id": parts[:, 1].astype(np.uint64),
+                        "size_vx": size, **{f"rep_{c}": xyz[first, k] for k, c in enumerate("xyz")}})
+    points = pa.table({"org_id": new_ids[part_idx], **{c: xyz[:, k] for k, c in enumerate("xyz")}})
+    return objects, points
 
 
-def synapse_rows(syn: pa.Table, features: pa.Table, *, cs_ids: np.ndarray) -> pa.Table:
+def sj_share(synapse_ids: np.ndarray, membership: pa.Table, sj_voxels: pa.Table | None
+             ) -> np.ndarray:
+    """Per synapse, the largest share it holds of one sj object's fragment voxels.
+
+    A synaptic junction object lies on one cleft; where its band also touches a bystander
+    cell's contact, that contact gets a small fragment of the same object.  The share
+    (fragment voxels of this synapse in the object / fragment voxels of the object in all
+    synapses) is about 1 for the real synapse and small for such spill-over.  All ones without
+    sj object ids.
+    """
+    if sj_voxels is None or not len(synapse_ids):
+        return np.ones(len(synapse_ids))
+    j = membership.join(sj_voxels, keys=["x", "y", "z"], join_type="left outer")
+    sid = j["synapse_id"].to_numpy()
+    obj = j["sj_id"].fill_null(0).to_numpy()
+    ok = obj != 0
+    pairs, counts = np.unique(np.stack([sid[ok], obj[ok]], axis=1), axis=0, return_counts=True)
+    if not len(pairs):
+        return np.ones(len(synapse_ids))
+    objs, inv = np.unique(pairs[:, 1], return_inverse=True)
+    total = np.bincount(inv.ravel(), weights=counts)
+    frac = counts / total[inv.ravel()]
+    out = np.zeros(len(synapse_ids))
+    order = np.argsort(synapse_ids)
+    pos = np.searchsorted(synapse_ids[order], pairs[:, 0])
+    found = pos < len(order)
+    found[found] = synapse_ids[order][pos[found]] == pairs[found, 0]
+    pos, frac = order[pos[found]], frac[found]
+    np.maximum.at(out, pos, frac)
+    return out
+
+
+def synapse_rows(syn: pa.Table, features: pa.Table, *, cs_ids: np.ndarray,
+                 sj_share: np.ndarray | None = None) -> pa.Table:
     """``synapses`` rows: direction, per-partner features as pre/post, syn_prob."""
     a = syn["cell_a"].to_numpy()
     b = syn["cell_b"].to_numpy()
@@ -252,8 +332,8 @@ def synapse_rows(syn: pa.Table, features: pa.Table, *, cs_ids: np.ndarray) -> pa
                     v = np.rint(v).astype(np.int64)
                 cols[f"{name}_{side}"] = v
     vc_pre = np.maximum(features["n_vc_vxs_a"].to_numpy(), features["n_vc_vxs_b"].to_numpy())
-    cols["syn_prob"] = syn_prob_rule(syn["size_vx"].to_numpy(), vc_pre) if len(a) else \
-        np.zeros(0)
+    cols["syn_prob"] = syn_prob_rule(syn["size_vx"].to_numpy(), vc_pre, sj_share=sj_share) \
+        if len(a) else np.zeros(0)
     return pa.table(cols)
 
 
@@ -289,9 +369,14 @@ class Synapses(SyconnTask):
         self.progress(1, 4, "contact sites")
 
         voxels = pa.concat_tables([read_parquet(f"{f}/syn_voxels.parquet") for f in folders])
+        sj_ids = voxels.select(["x", "y", "z", "sj_id"]) if "sj_id" in voxels.column_names \
+            else None
+        if sj_ids is not None:
+            voxels = voxels.drop(["sj_id"])
         syn, memb = group_synapses(voxels, voxel_size_nm=vs, gap_nm=co.cs_gap_nm,
                                    min_size_vx=co.min_obj_vx.syn_ssv, sym_thresh=co.sym_thresh)
         del voxels
+        share = sj_share(syn["synapse_id"].to_numpy(), memb, sj_ids)
         self.progress(2, 4, "synapses grouped")
 
         partners = np.unique(np.concatenate([syn["cell_a"].to_numpy(),
@@ -312,7 +397,7 @@ class Synapses(SyconnTask):
         if missing.any():
             raise RuntimeError(f"{int(missing.sum())} synapse(s) without a contact site; "
                                f"report this as a bug")
-        rows = synapse_rows(syn, feats, cs_ids=cs_ids)
+        rows = synapse_rows(syn, feats, cs_ids=cs_ids, sj_share=share)
         write_parquet(memb.cast(pa.schema([("synapse_id", pa.uint64()), ("x", pa.int64()),
                                            ("y", pa.int64()), ("z", pa.int64())])),
                       self.output()["membership"].path)

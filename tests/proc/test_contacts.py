@@ -238,3 +238,58 @@ def test_errors():
                       voxel_size_nm=VS)
     with pytest.raises(InputError, match="no core"):
         find_contacts(seg, offset_xyz=(0, 0, 0), halo_vx=(20, 25, 20), voxel_size_nm=VS)
+
+
+def _reference_partners(seg, hw):
+    """Brute force partner of every boundary voxel: ``{(x, y, z): (own, partner)}``."""
+    hx, hy, hz = hw
+    P = np.pad(seg, [(h + 1, h + 1) for h in hw])
+    out = {}
+    for x, y, z in zip(*np.nonzero(seg)):
+        c = seg[x, y, z]
+        px, py, pz = x + hx + 1, y + hy + 1, z + hz + 1
+        nb = P[[px - 1, px + 1, px, px, px, px], [py, py, py - 1, py + 1, py, py],
+               [pz, pz, pz, pz, pz - 1, pz + 1]]
+        if (nb == c).all():
+            continue
+        w = P[px - hx:px + hx + 1, py - hy:py + hy + 1, pz - hz:pz + hz + 1].ravel()
+        w = w[(w != 0) & (w != c)]
+        if w.size:
+            u, cnt = np.unique(w, return_counts=True)
+            out[(int(x), int(y), int(z))] = (int(c), int(u[np.argmax(cnt)]))
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("hw", [(6, 6, 3), (2, 3, 1)])
+def test_partner_search_matches_full_histogram_at_junctions(seed, hw):
+    # small touching Voronoi cells (many 3- and 4-cell junctions inside one window), random
+    # labels and background holes, some cells fragmented into specks: every way the kernel
+    # reuses a histogram (slid along x, moved along y or z from an earlier row / plane) must
+    # give the full histogram's partner, ties to the smaller label included
+    from scipy.spatial import cKDTree
+
+    from syconn.proc import _contact_kernels as _k
+
+    rng = np.random.default_rng(seed)
+    shape = (26, 22, 14)
+    pts = rng.random((40, 3)) * np.array(shape)
+    grid = np.stack(np.meshgrid(*[np.arange(s) for s in shape], indexing="ij"), -1)
+    _, lab = cKDTree(pts).query(grid.reshape(-1, 3))
+    ids = rng.permutation(10 ** 6)[:40].astype(np.uint64) + 1
+    seg = ids[lab].reshape(shape)
+    seg[rng.random(shape) < 0.08] = 0
+    specks = rng.random(shape) < 0.03
+    seg[specks] = ids[rng.integers(0, 5, specks.sum())]
+    ref = _reference_partners(seg, hw)
+    pad = [(h + 1, h + 1) for h in hw]
+    P = np.asfortranarray(np.pad(seg, pad))
+    runx = _k.run_lengths_x(P)
+    runy = _k.run_lengths_y(P)
+    lo = [h + 1 for h in hw]
+    xs, ys, zs, own, par = _k.find_partners(P, runx, runy, *hw, lo[0], lo[0] + shape[0],
+                                            lo[1], lo[1] + shape[1], lo[2], lo[2] + shape[2])
+    got = {(int(x) - lo[0], int(y) - lo[1], int(z) - lo[2]): (int(a), int(b))
+           for x, y, z, a, b in zip(xs, ys, zs, own, par)}
+    assert len(ref) > 1000
+    assert got == ref

@@ -146,9 +146,14 @@ def test_organelle_proximity_and_direction():
 
 
 def test_syn_prob_rule():
+    vc0 = 1.5 * np.log(1 / 1001)  # no vesicles: about -10
     p = syn_prob_rule([100, 300, 1000, 100], [0, 0, 0, 1000])
     np.testing.assert_allclose(p, 1 / (1 + np.exp(-np.array(
-        [-1, -1 + np.log(3), -1 + np.log(10), -1 + 1.5 * np.log(2)]))))
+        [-1 + vc0, -1 + np.log(3) + vc0, -1 + np.log(10) + vc0, -1]))))
+    # the sj share: 1 adds 3 ln 2, 0.1 subtracts 3 ln 5
+    q = syn_prob_rule([1000, 1000], [1000, 1000], sj_share=[1.0, 0.1])
+    np.testing.assert_allclose(q, 1 / (1 + np.exp(-np.array(
+        [-1 + np.log(10) + 3 * np.log(2), -1 + np.log(10) - 3 * np.log(5)]))))
     assert ((0 <= p) & (p <= 1)).all()
     with pytest.raises(InputError, match="size_vx"):
         syn_prob_rule([0], [0])

@@ -229,6 +229,113 @@ def test_skeletons(res):
     assert (res.cells.cable_length_um >= 0).all() and res.cells.cable_length_um.sum() > 10
 
 
+def _edge_lengths(sk):
+    """(child row, length in um) of every skeleton edge, computed from the table alone."""
+    par = sk.parent_id.to_numpy()
+    child = np.nonzero(par >= 0)[0]
+    xyz = sk[["x_nm", "y_nm", "z_nm"]].to_numpy() / 1000.0
+    return child, np.linalg.norm(xyz[child] - xyz[par[child]], axis=1)
+
+
+def test_skeleton_nodes_inside_volume_and_dense(res):
+    sk = res.skeletons
+    v = sk[["x", "y", "z"]].to_numpy()
+    assert (v >= 0).all() and (v < np.array(SHAPE)).all()
+    nm = sk[["x_nm", "y_nm", "z_nm"]].to_numpy()
+    assert np.allclose(nm, v * np.array(res.voxel_size_nm))
+    child, length = _edge_lengths(sk)
+    assert length.max() <= 0.5 + 1e-6
+    # a forest: node ids are row numbers, parents come first and belong to the same cell
+    par = sk.parent_id.to_numpy()
+    assert np.array_equal(sk.node_id.to_numpy(), np.arange(len(sk)))
+    assert (par[child] < child).all()
+    assert (sk.cell_id.to_numpy()[par[child]] == sk.cell_id.to_numpy()[child]).all()
+
+
+def test_cable_length_is_sum_of_clipped_edges(res):
+    sk = res.skeletons
+    child, length = _edge_lengths(sk)
+    cid = sk.cell_id.to_numpy()[child]
+    comp = sk.compartment.to_numpy()[child]
+    cells = res.cells.set_index("cell_id")
+    vs_um = np.array(res.voxel_size_nm) / 1000.0
+    border = np.isclose(sk[["x", "y", "z"]].to_numpy(), 0, atol=1e-6) | np.isclose(
+        sk[["x", "y", "z"]].to_numpy(), np.array(SHAPE), atol=1e-6)
+    crossing = set(sk.cell_id[border.any(axis=1)])
+    assert len(crossing) >= 3  # cells cut by the volume border end in nodes on it
+    for c in cells.index:
+        m = cid == c
+        assert cells.cable_length_um[c] == pytest.approx(length[m].sum(), abs=1e-9)
+        no_sp = length[m & ~np.isin(comp, ["spine_neck", "spine_head"])].sum()
+        assert cells.cable_length_no_spines_um[c] == pytest.approx(no_sp, abs=1e-9)
+    assert (cells.cable_length_no_spines_um <= cells.cable_length_um + 1e-12).all()
+    spiny = cells[cells.type == "spiny"]
+    assert (spiny.cable_length_no_spines_um < spiny.cable_length_um).any()
+    # independent check: the in-volume length of the scene's centre lines, by dense sampling
+    from syconn.synth.geometry import build_scene, default_cell_counts
+
+    size = np.array(SHAPE) * vs_um
+    scene = build_scene(size, default_cell_counts(size), np.random.default_rng(res.seed))
+    nodes = np.array([n[1:4] for n in scene.nodes])
+    parent = np.array([n[6] for n in scene.nodes])
+    e = np.nonzero(parent >= 0)[0]
+    a, b = nodes[parent[e]], nodes[e]
+    t = (np.arange(400) + 0.5) / 400
+    total = 0.0
+    for k in range(0, len(e), 256):
+        p = a[k:k + 256, None] + (b - a)[k:k + 256, None] * t[None, :, None]
+        frac = np.all((p >= 0) & (p < size), axis=2).mean(axis=1)
+        total += (frac * np.linalg.norm((b - a)[k:k + 256], axis=1)).sum()
+    assert res.cells.cable_length_um.sum() == pytest.approx(total, rel=2e-3, abs=0.05)
+
+
+def test_skeleton_clipping_by_hand():
+    from syconn.synth.core import _cable_length, _skeleton_table
+    from syconn.synth.geometry import Scene
+
+    size = np.array([1.0, 1.0, 1.0])
+    vs = np.array([0.01, 0.01, 0.02])
+    s = Scene(size_um=size)
+    D, A, N, H, S = (int(Compartment.DENDRITE), int(Compartment.AXON), int(Compartment.SPINE_NECK),
+                     int(Compartment.SPINE_HEAD), int(Compartment.SOMA))
+    # cell 1: soma outside (x = -0.5) -> dendrite node inside -> leaves at x = 1 (length 0.5 + 0.5)
+    soma = s.add_node(1, np.array([-0.5, 0.5, 0.5]), 0.6, S, -1)
+    d0 = s.add_node(1, np.array([0.5, 0.5, 0.5]), 0.2, D, soma)
+    s.add_node(1, np.array([1.5, 0.5, 0.5]), 0.1, D, d0)
+    # a spine whose head pokes out at y = 1: 0.1 + 0.3 + 0.1 inside
+    n0 = s.add_node(1, np.array([0.5, 0.6, 0.5]), 0.05, N, d0)
+    n1 = s.add_node(1, np.array([0.5, 0.9, 0.5]), 0.05, N, n0)
+    s.add_node(1, np.array([0.5, 1.1, 0.5]), 0.2, H, n1)
+    # cell 2: an axon edge with both ends outside that crosses the box (1.0 inside), one outside
+    a0 = s.add_node(2, np.array([-0.2, 0.2, 0.2]), 0.1, A, -1)
+    a1 = s.add_node(2, np.array([1.2, 0.2, 0.2]), 0.1, A, a0)
+    s.add_node(2, np.array([2.0, 2.0, 2.0]), 0.1, A, a1)
+    # cell 3: in the scene but not in the volume
+    s.add_node(3, np.array([0.5, 0.5, 0.5]), 0.1, A, -1)
+    cell_id = np.array([0, 10, 20, 0])
+    sk = _skeleton_table(s, cell_id, vs, size)
+    assert set(sk.cell_id) == {10, 20}
+    v = sk[["x", "y", "z"]].to_numpy()
+    assert (v >= 0).all() and (v < size / vs).all()
+    _, length = _edge_lengths(sk)
+    assert length.max() <= 0.5 + 1e-9
+    total = _cable_length(sk, np.array([10, 20]))
+    assert total == pytest.approx([1.5, 1.0], abs=1e-8)
+    assert _cable_length(sk, np.array([10, 20]), no_spines=True) == pytest.approx([1.0, 1.0], abs=1e-8)
+    c1 = sk[sk.cell_id == 10].reset_index(drop=True)
+    # border node of the soma edge (a root, labelled like its edge), then the original dendrite node
+    assert c1.x_nm[0] == pytest.approx(0) and c1.parent_id[0] == -1 and c1.compartment[0] == "soma"
+    assert c1.radius_um[0] == pytest.approx(0.4)  # interpolated half way along the edge
+    assert c1.x_nm[1] == pytest.approx(500) and c1.compartment[1] == "dendrite"
+    assert c1.compartment.tolist().count("spine_head") == 1
+    assert sk[sk.cell_id == 10].y_nm.max() == pytest.approx(1000, abs=1e-3)
+    # the crossing axon edge: 1.0 um, split into two 0.5 um edges, root and leaf on the border
+    c2 = sk[sk.cell_id == 20]
+    assert len(c2) == 3 and (c2.compartment == "axon").all()
+    assert c2.x_nm.tolist() == pytest.approx([0, 500, 1000], abs=1e-3)
+    assert (c2.parent_id == -1).sum() == 1
+
+
 def test_raw_em_contrast(res):
     raw = res.raw.astype(np.float32)
     fg = res.compartments > 0
