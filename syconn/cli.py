@@ -127,6 +127,108 @@ def example(
     run_example(wd, workers=workers, shape_xyz=shape, seed=seed, db_url=db)
 
 
+def _ro(wd: Path):
+    from syconn.workdir import open_engine
+
+    return open_engine(wd, read_only=True)
+
+
+@app.command()
+def cells(
+    wd: Path = WD_ARG,
+    limit: int = typer.Option(50, min=1, help="at most this many rows (largest first)"),
+    fmt: OutputFormat = FORMAT_OPT,
+) -> None:
+    """List cells (largest first) with size, synapse and organelle counts."""
+    from syconn.db import run_query
+    from syconn.db.queries import CELLS
+
+    cols, rows = run_query(_ro(wd), CELLS, {"limit": limit})
+    print_rows(cols, rows, fmt, title="cells")
+
+
+@app.command()
+def cell(
+    wd: Path = WD_ARG,
+    cell_id: int = typer.Argument(..., help="cell id (its smallest supervoxel id)"),
+    fmt: OutputFormat = FORMAT_OPT,
+) -> None:
+    """One cell: its attributes, and its partners out (it is presynaptic) and in."""
+    from syconn.db import run_query
+    from syconn.db.queries import CELL, CELL_PARTNERS_IN, CELL_PARTNERS_OUT
+    from syconn.errors import InputError
+
+    engine = _ro(wd)
+    cols, rows = run_query(engine, CELL, {"id": cell_id})
+    if not rows:
+        raise InputError(f"cell {cell_id}: no such cell in {wd} (see 'syconn cells {wd}')")
+    out_c, out_r = run_query(engine, CELL_PARTNERS_OUT, {"id": cell_id})
+    in_c, in_r = run_query(engine, CELL_PARTNERS_IN, {"id": cell_id})
+    if fmt is OutputFormat.json:
+        import json
+
+        from syconn.output import _json_value
+        print(json.dumps({"cell": {c: _json_value(v) for c, v in zip(cols, rows[0])},
+                          "partners_out": [dict(zip(out_c, map(_json_value, r))) for r in out_r],
+                          "partners_in": [dict(zip(in_c, map(_json_value, r))) for r in in_r]},
+                         indent=1))
+        return
+    print_rows(["attribute", "value"], list(zip(cols, rows[0])), fmt, title=f"cell {cell_id}")
+    print_rows(out_c, out_r, fmt, title=f"cell {cell_id} -> partners (outgoing)")
+    print_rows(in_c, in_r, fmt, title=f"partners -> cell {cell_id} (incoming)")
+
+
+@app.command()
+def synapses(
+    wd: Path = WD_ARG,
+    pre: Optional[int] = typer.Option(None, help="presynaptic cell id"),
+    post: Optional[int] = typer.Option(None, help="postsynaptic cell id"),
+    min_prob: Optional[float] = typer.Option(None, "--min-prob", min=0, max=1,
+                                             help="only syn_prob >= this"),
+    sign: Optional[int] = typer.Option(None, help="+1 excitatory (asymmetric), -1 inhibitory"),
+    limit: int = typer.Option(100, min=1, help="at most this many rows"),
+    fmt: OutputFormat = FORMAT_OPT,
+) -> None:
+    """List synapses with partners, sign and probability, filtered."""
+    from syconn.db import run_query
+    from syconn.db.queries import synapses_query
+    from syconn.errors import InputError
+
+    if sign is not None and sign not in (-1, 1):
+        raise InputError(f"--sign: got {sign}, expected 1 or -1")
+    sql, params = synapses_query(pre=pre, post=post, min_prob=min_prob, sign=sign, limit=limit)
+    cols, rows = run_query(_ro(wd), sql, params)
+    print_rows(cols, rows, fmt, title="synapses")
+
+
+@app.command()
+def status(wd: Path = WD_ARG, fmt: OutputFormat = FORMAT_OPT) -> None:
+    """Steps done and row counts of every table."""
+    from syconn.db import run_query, table_counts
+    from syconn.db.queries import STATUS
+
+    engine = _ro(wd)
+    cols, rows = run_query(engine, STATUS)
+    print_rows(cols, rows, fmt, title=f"steps done in {wd}")
+    counts = table_counts(engine)
+    print_rows(["table", "rows"], sorted(counts.items()), fmt, title="tables")
+
+
+@app.command()
+def matrix(
+    wd: Path = WD_ARG,
+    workers: int = typer.Option(1, "--workers", "-j", min=1, help="parallel worker processes"),
+) -> None:
+    """Write conn_mat.csv (the original's layout), a Parquet copy and a heatmap PNG."""
+    from syconn.runner import run_pipeline
+    from syconn.tasks import MatrixExport
+
+    run_pipeline(wd, workers=workers, task=MatrixExport(working_dir=str(wd)))
+    out = Path(wd) / "connectivity_matrix"
+    for p in sorted(out.glob("conn_mat*")):
+        typer.echo(str(p))
+
+
 def _register_optional() -> None:
     """Commands whose modules may be missing in a partial checkout register themselves here."""
     try:

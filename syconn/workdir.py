@@ -204,7 +204,8 @@ def _write_dataset_row(engine: Engine, cfg: Config, shape_xyz) -> None:
                voxel_x_nm=vs[0], voxel_y_nm=vs[1], voxel_z_nm=vs[2],
                shape_x=shape_xyz[0], shape_y=shape_xyz[1], shape_z=shape_xyz[2],
                block_x=bs[0], block_y=bs[1], block_z=bs[2],
-               syconn_version=__version__, created_at=dt.datetime.now(dt.timezone.utc))
+               syconn_version=__version__, created_at=dt.datetime.now(dt.timezone.utc),
+               syn_prob_threshold=cfg.cell_objects.thresh_synssv_proba)
     with engine.begin() as conn:
         conn.execute(delete(T.dataset))
         conn.execute(T.dataset.insert().values(**row))

@@ -63,6 +63,7 @@ dataset = Table(
     Column("block_y", Integer, nullable=False),
     Column("block_z", Integer, nullable=False),
     Column("syconn_version", Text, nullable=False),
+    Column("syn_prob_threshold", Float, comment="synapses above this count in connections"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     comment="dataset metadata: voxel size, extent, block grid",
 )

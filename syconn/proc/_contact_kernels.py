@@ -9,6 +9,13 @@ shape ``(ceil(nx / 64), ny, nz)``, bit ``b`` of word ``w`` being voxel ``x = 64 
 symmetric structuring element is a list of rows ``(dy, dz, dx_max)``: the row covers
 ``dx in [-dx_max, dx_max]`` at offset ``(dy, dz)``.  Outside the crop is 0 (as scipy's
 ``border_value=0``).
+
+Performance notes (256^3 core of dense tissue, one core; see ``benchmarks/kernels_contacts.py``):
+the partner search reuses window histograms (see :func:`find_partners`) and walks the region in
+columns so its stores stay in cache; output arrays are sized by a counting pass instead of
+being grown inside the hot loop (a loop that may reassign an array ran ~10x slower here);
+per-pair statistics work on runs of equal labels and find sj voxels from the set bits of the
+sj words; the sj morphology does the x-extent once per word row.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ _U64_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 # partner search
 # ---------------------------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_lengths_x(seg):
     """Length of the run of equal labels starting at each voxel and going +x (capped at 255)."""
     nx, ny, nz = seg.shape
@@ -40,7 +47,7 @@ def run_lengths_x(seg):
     return run
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_lengths_y(seg):
     """Length of the run of equal labels starting at each voxel and going +y (capped at 255)."""
     nx, ny, nz = seg.shape
@@ -57,7 +64,7 @@ def run_lengths_y(seg):
     return run
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _hist_add(hl, hc, nd, lab, m):
     k = 0
     while k < nd:
@@ -70,7 +77,7 @@ def _hist_add(hl, hc, nd, lab, m):
     return nd + 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _slab(seg, runy, hl, hc, nd, xs, y, z, hy, hz, sign):
     """Add (sign=1) or remove (sign=-1) the yz-slab at ``x = xs`` of the window at (y, z)."""
     ye = y + hy + 1
@@ -87,7 +94,7 @@ def _slab(seg, runy, hl, hc, nd, xs, y, z, hy, hz, sign):
     return nd
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _xslab(seg, runx, hl, hc, nd, x, ys, z, hx, hz, sign):
     """Add (sign=1) or remove (sign=-1) the xz-slab at ``y = ys`` of the window at (x, z)."""
     xe = x + hx + 1
@@ -104,7 +111,7 @@ def _xslab(seg, runx, hl, hc, nd, x, ys, z, hx, hz, sign):
     return nd
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _zslab(seg, runx, hl, hc, nd, x, y, zs, hx, hy, sign):
     """Add (sign=1) or remove (sign=-1) the xy-slab at ``z = zs`` of the window at (x, y)."""
     xe = x + hx + 1
@@ -121,7 +128,7 @@ def _zslab(seg, runx, hl, hc, nd, x, y, zs, hx, hy, sign):
     return nd
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _rebuild(seg, runx, hl, hc, x, y, z, hx, hy, hz):
     """Histogram of the window at (x, y, z) from x-runs; returns its length."""
     nd = 0
@@ -140,7 +147,7 @@ def _rebuild(seg, runx, hl, hc, x, y, z, hx, hy, hz):
     return nd
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def count_boundary(seg, x0, x1, y0, y1, z0, z1):
     """Number of boundary voxels in ``[x0:x1, y0:y1, z0:z1]`` (see :func:`find_partners`)."""
     n = 0
@@ -164,7 +171,7 @@ _TILE_X = 96
 _TILE_Y = 48
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _partners_tile(seg, runx, runy, hx, hy, hz, tx0, tx1, ty0, ty1, z0, z1, hl, hc, yl, yc, yn,
                    yat, zl, zc, zn, zat, xs, ys, zs, own, par, n):
     """:func:`find_partners` for the column ``[tx0:tx1, ty0:ty1, z0:z1]``; appends at ``n``.
@@ -256,7 +263,7 @@ def _partners_tile(seg, runx, runy, hx, hy, hz, tx0, tx1, ty0, ty1, z0, z1, hl, 
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def find_partners(seg, runx, runy, hx, hy, hz, x0, x1, y0, y1, z0, z1):
     """Boundary voxels in ``[x0:x1, y0:y1, z0:z1]`` and their most frequent other label.
 
@@ -311,7 +318,7 @@ def find_partners(seg, runx, runy, hx, hy, hz, x0, x1, y0, y1, z0, z1):
 # pairs
 # ---------------------------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _mix(a, b):
     h = np.uint64(a) * np.uint64(0x9E3779B97F4A7C15)
     h ^= np.uint64(b) + np.uint64(0x632BE59BD9B4E019) + (h << np.uint64(6)) + (h >> np.uint64(2))
@@ -321,7 +328,7 @@ def _mix(a, b):
     return h
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def index_pairs(own, par):
     """Unordered pair of each voxel -> dense index in order of first occurrence.
 
@@ -376,7 +383,7 @@ def index_pairs(own, par):
     return idx, ka[:npairs], kb[:npairs]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def group_by_pair(idx, npairs):
     """Counting sort: ``(order, starts)`` so that ``order[starts[p]:starts[p+1]]`` is pair p."""
     counts = np.zeros(npairs + 1, np.int64)
@@ -398,24 +405,7 @@ def group_by_pair(idx, npairs):
 # bit-packed morphology
 # ---------------------------------------------------------------------------------------------
 
-@njit(cache=True)
-def _shifted(src, w, y, z, k, nw):
-    """Word ``w`` of the row shifted so that bit x holds source bit ``x + k``."""
-    if k == 0:
-        return src[w, y, z]
-    if k > 0:
-        v = src[w, y, z] >> np.uint64(k)
-        if w + 1 < nw:
-            v |= src[w + 1, y, z] << np.uint64(64 - k)
-        return v
-    kk = -k
-    v = src[w, y, z] << np.uint64(kk)
-    if w > 0:
-        v |= src[w - 1, y, z] >> np.uint64(64 - kk)
-    return v
-
-
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def morph_step(src, dst, rows, erode, last_mask):
     """One dilation (``erode=False``) or erosion of ``src`` into ``dst`` by a symmetric struct.
 
@@ -427,6 +417,8 @@ def morph_step(src, dst, rows, erode, last_mask):
     kmax = 0
     for r in range(nr):
         kmax = max(kmax, rows[r, 2])
+    if kmax > 63:
+        raise ValueError("morph_step: struct rows reach more than 63 voxels along x")
     xd = np.empty((kmax + 1, nw, ny, nz), np.uint64)
     zero = np.uint64(0)
     for w in range(nw):
@@ -469,7 +461,7 @@ def morph_step(src, dst, rows, erode, last_mask):
                 dst[w, y, z] = acc
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def morph_sequence(buf, rows, steps, last_mask):
     """Apply a sequence of steps (``True`` = erosion) to ``buf``; returns the result array."""
     other = np.empty_like(buf)
@@ -481,7 +473,7 @@ def morph_sequence(buf, rows, steps, last_mask):
     return a
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _last_mask(nx):
     rem = nx % 64
     if rem == 0:
@@ -489,7 +481,7 @@ def _last_mask(nx):
     return (_U64_ONE << np.uint64(rem)) - _U64_ONE
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def threshold_pack(prob, thr, x0, x1, y0, y1, z0, z1):
     """Bit-pack ``prob[x0:x1, y0:y1, z0:z1] > thr``; indices outside the array read as 0."""
     nx = x1 - x0
@@ -515,7 +507,7 @@ def threshold_pack(prob, thr, x0, x1, y0, y1, z0, z1):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def cross_step(a, b, erode):
     """One dilation/erosion by the 6-connected cross of padded words ``a`` into ``b``.
 
@@ -546,7 +538,7 @@ def cross_step(a, b, erode):
                                   | a[w, y, z - 1] | a[w, y, z + 1])
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def close_dilate_pairs(xs, ys, zs, order, starts, n_close, n_dil, cx0, cx1, cy0, cy1,
                        cz0, cz1):
     """Per pair: closing (``n_close`` cross steps each way) then dilation (``n_dil``).
@@ -637,7 +629,7 @@ def close_dilate_pairs(xs, ys, zs, order, starts, n_close, n_dil, cx0, cx1, cy0,
 # per-pair statistics and synapse-fragment voxels
 # ---------------------------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def contact_stats(lab, npairs, sjbits, sjoff, sym, asym, symthr, has_sym, has_asym, cx0, cy0,
                   cz0):
     """Statistics of the core label array and its synapse-fragment voxels.
