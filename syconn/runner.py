@@ -51,6 +51,7 @@ def run_pipeline(wd: Path | str, *, workers: int = 1, scheduler_host: str | None
     total, already = count_tasks(root)
     done = mp.Value("i", already)
     failures = mp.Queue()
+    stats = mp.Queue()  # (task family, seconds, peak RSS MB of the process that ran it)
     t0 = time.perf_counter()
     log(f"syconn run {wd}: {total} tasks, {already} already complete, {workers} worker(s)")
 
@@ -65,6 +66,9 @@ def run_pipeline(wd: Path | str, *, workers: int = 1, scheduler_host: str | None
             done.value += 1
             n = done.value
         took = time.perf_counter() - started.pop(task.task_id, time.perf_counter())
+        import resource
+        stats.put((task.task_family, took,
+                   resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
         log(f"[{n:>4}/{total}] {time.perf_counter() - t0:7.1f}s  {task.task_family}"
             f"{_short(task)}  ({took:.1f} s)")
 
@@ -111,7 +115,11 @@ def run_pipeline(wd: Path | str, *, workers: int = 1, scheduler_host: str | None
                             f"'syconn run {wd}' to resume")
     seconds = time.perf_counter() - t0
     log(f"done in {seconds:.1f} s")
-    return {"tasks": total, "ran": done.value - already, "seconds": seconds}
+    per_task = []
+    while not stats.empty():
+        per_task.append(stats.get())
+    return {"tasks": total, "ran": done.value - already, "seconds": seconds,
+            "per_task": per_task}
 
 
 def _short(task: luigi.Task) -> str:

@@ -38,12 +38,15 @@ def run_lengths_x(seg):
     run = np.empty((nz, ny, nx), dtype=np.uint8).T  # Fortran order
     for z in range(nz):
         for y in range(ny):
-            run[nx - 1, y, z] = 1
-            for x in range(nx - 2, -1, -1):
-                if seg[x, y, z] == seg[x + 1, y, z] and run[x + 1, y, z] < 255:
-                    run[x, y, z] = run[x + 1, y, z] + 1
-                else:
-                    run[x, y, z] = 1
+            s = 0
+            while s < nx:
+                v = seg[s, y, z]
+                e = s + 1
+                while e < nx and seg[e, y, z] == v:
+                    e += 1
+                for x in range(s, e):
+                    run[x, y, z] = min(e - x, 255)
+                s = e
     return run
 
 
@@ -148,21 +151,10 @@ def _rebuild(seg, runx, hl, hc, x, y, z, hx, hy, hz):
 
 
 @njit(cache=True, nogil=True)
-def count_boundary(seg, x0, x1, y0, y1, z0, z1):
-    """Number of boundary voxels in ``[x0:x1, y0:y1, z0:z1]`` (see :func:`find_partners`)."""
-    n = 0
-    for z in range(z0, z1):
-        for y in range(y0, y1):
-            for x in range(x0, x1):
-                c = seg[x, y, z]
-                if c == 0:
-                    continue
-                if (seg[x - 1, y, z] == c and seg[x + 1, y, z] == c and seg[x, y - 1, z] == c
-                        and seg[x, y + 1, z] == c and seg[x, y, z - 1] == c
-                        and seg[x, y, z + 1] == c):
-                    continue
-                n += 1
-    return n
+def _grown(a, n, cap):
+    b = np.empty(cap, a.dtype)
+    b[:n] = a[:n]
+    return b
 
 
 _STORE_CAP = 8
@@ -284,7 +276,9 @@ def find_partners(seg, runx, runy, hx, hy, hz, x0, x1, y0, y1, z0, z1):
     Returns ``(xs, ys, zs, own, partner)`` for boundary voxels with a partner, ordered by tile
     column, then z, y, x (callers treat them as a set).
     """
-    cap = count_boundary(seg, x0, x1, y0, y1, z0, z1)
+    # outputs grow between tiles only (by at most a tile's voxels each), never in the hot loop
+    tile_vx = _TILE_X * _TILE_Y * max(z1 - z0, 0)
+    cap = 2 * tile_vx
     xs = np.empty(cap, np.int32)
     ys = np.empty(cap, np.int32)
     zs = np.empty(cap, np.int32)
@@ -308,6 +302,13 @@ def find_partners(seg, runx, runy, hx, hy, hz, x0, x1, y0, y1, z0, z1):
     zat = np.empty((ncx, ncy), np.int64)
     for tx0 in range(x0, x1, _TILE_X):
         for ty0 in range(y0, y1, _TILE_Y):
+            if cap - n < tile_vx:
+                cap = 2 * cap
+                xs = _grown(xs, n, cap)
+                ys = _grown(ys, n, cap)
+                zs = _grown(zs, n, cap)
+                own = _grown(own, n, cap)
+                par = _grown(par, n, cap)
             n = _partners_tile(seg, runx, runy, hx, hy, hz, tx0, min(tx0 + _TILE_X, x1), ty0,
                                min(ty0 + _TILE_Y, y1), z0, z1, hl, hc, yl, yc, yn, yat, zl, zc,
                                zn, zat, xs, ys, zs, own, par, n)

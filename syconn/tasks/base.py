@@ -77,6 +77,17 @@ def block_grid(shape_xyz: Sequence[int], block_shape: Sequence[int]) -> list[Blo
     return blocks
 
 
+def cache_chunks(block_shape: Sequence[int]) -> tuple[int, int, int]:
+    """Zarr chunk shape for copies of input volumes: the largest divisor of each block edge that
+    is a multiple of 16 and at most 64, so every chunk belongs to exactly one block (blocks
+    write their own chunks, never a shared one) and halo reads decompress thin shells."""
+    out = []
+    for b in block_shape:
+        c = max(d for d in range(16, min(64, int(b)) + 1, 16) if int(b) % d == 0)
+        out.append(c)
+    return tuple(out)
+
+
 def grid_counts(shape_xyz: Sequence[int], block_shape: Sequence[int]) -> tuple[int, int, int]:
     return tuple(-(-int(n) // int(b)) for n, b in zip(shape_xyz, block_shape))
 
@@ -166,6 +177,17 @@ class SyconnTask(luigi.Task):
 
     def block(self, index: int) -> Block:
         return self.blocks[index]
+
+    def seg_cache_path(self) -> Path:
+        """The segmentation copied into Zarr by ``SupervoxelBlock`` (fast halo reads)."""
+        return self.step_dir("prepare") / "seg.zarr"
+
+    def read_seg(self, offset, shape) -> np.ndarray:
+        """Read the segmentation from the Zarr copy (blocks whose SupervoxelBlock is done)."""
+        from syconn.io import open_volume
+
+        with open_volume(self.seg_cache_path()) as vol:
+            return vol.read(offset, shape)
 
     def step_dir(self, name: str, *sections: str) -> Path:
         """Folder of a step's files: ``WD/steps/<name>-<settings hash>``."""

@@ -55,7 +55,7 @@ from syconn.tasks.base import (
     write_parquet,
 )
 from syconn.tasks.prepare import Prepare
-from syconn.tasks.supervoxels import Cells, sv_to_cell_path
+from syconn.tasks.supervoxels import Cells, SupervoxelBlock, sv_to_cell_path
 
 __all__ = ["OrganelleBlock", "OrganelleStitch", "OrganelleRelabel", "Organelles", "KINDS",
            "organelle_dir", "WATERSHED_MARGIN_NM", "SURFACE_STRIDE"]
@@ -189,7 +189,8 @@ class OrganelleRelabel(_KindTask):
     def requires(self):
         return {"stitch": OrganelleStitch(working_dir=self.working_dir, kind=self.kind),
                 "block": OrganelleBlock(working_dir=self.working_dir, kind=self.kind,
-                                        block_index=self.block_index)}
+                                        block_index=self.block_index),
+                "seg": SupervoxelBlock(working_dir=self.working_dir, block_index=self.block_index)}
 
     def output(self):
         return luigi.LocalTarget(str(self.kdir / "relabel" / f"block_{self.block_index:05d}"))
@@ -199,8 +200,7 @@ class OrganelleRelabel(_KindTask):
         lut = np.load(self.input()["stitch"].path)[f"b{self.block_index}"]
         f = np.load(self.input()["block"].path)
         core = relabel(f["core"], lut)
-        with open_volume(self.cfg.inputs.seg) as seg:
-            sv = seg.read(b.offset, b.shape)
+        sv = self.read_seg(b.offset, b.shape)
         stats = object_stats(core, offset_xyz=b.offset, rep_grid_vx=BLOCK_MULTIPLE_VX)
         ov = overlap_counts(core, np.asfortranarray(sv), names=("org_id", "sv_id"))
         pt_ids = lut[f["pt_id"].astype(np.int64)] if f["pt_id"].size else f["pt_id"]

@@ -20,9 +20,9 @@ import numpy as np
 import pyarrow as pa
 
 from syconn.errors import InputError
-from syconn.io import open_volume
+from syconn.io import create_volume, open_volume
 from syconn.proc import check_agglomeration
-from syconn.tasks.base import SyconnTask, atomic_path, write_parquet
+from syconn.tasks.base import SyconnTask, atomic_path, cache_chunks, write_parquet
 from syconn.workdir import validate_inputs
 
 __all__ = ["Prepare", "read_agglomeration", "segmentation_ids"]
@@ -104,6 +104,10 @@ class Prepare(SyconnTask):
             log.warning("no agglomeration graph: every supervoxel is its own cell")
             edges = np.zeros((0, 2), np.uint64)
         out = self.step_dir("prepare")
+        # the Zarr copy of the segmentation that SupervoxelBlock fills block by block
+        create_volume(self.seg_cache_path(), summary.shape_xyz, np.uint64,
+                      chunks=cache_chunks(cfg.dataset.block_shape),
+                      voxel_size_nm=cfg.dataset.voxel_size_nm, overwrite=True)
         write_parquet(pa.table({"sv_id": ids}), out / "sv_ids.parquet")
         write_parquet(pa.table({"sv_a": edges[:, 0], "sv_b": edges[:, 1]}),
                       out / "agglomeration.parquet")

@@ -45,8 +45,9 @@ class SupervoxelBlock(SyconnTask):
         with open_volume(self.cfg.inputs.seg) as seg:
             off, shp = b.grown((0, 0, 0), halo)
             data = seg.read(off, shp)
-        data = np.asfortranarray(data)
         core = data[:b.shape[0], :b.shape[1], :b.shape[2]]
+        with open_volume(self.seg_cache_path(), mode="r+") as cache:
+            cache.write(b.offset, core)  # whole chunks of this block only
         stats = object_stats(core, offset_xyz=b.offset, rep_grid_vx=BLOCK_MULTIPLE_VX)
         edges = rag_edges(data, core_shape_vx=b.shape, max_gap_vx=gap)
         with atomic_path(self.output().path) as tmp:

@@ -121,8 +121,7 @@ class ContactBlock(SyconnTask):
         opts = contact_options(cfg)
         halo = contact_halo_vx(**opts)
         off, shp = b.grown(halo, halo)
-        with open_volume(cfg.inputs.seg) as vol:
-            seg = np.asfortranarray(vol.read(off, shp))
+        seg = self.read_seg(off, shp)  # the Zarr copy: halo reads touch thin chunk shells
         mapping = read_parquet(sv_to_cell_path(self))
         order = np.argsort(mapping["sv_id"].to_numpy())
         sv = mapping["sv_id"].to_numpy()[order].astype(seg.dtype, copy=False)

@@ -1,0 +1,77 @@
+"""End to end on the default synthetic example against its ground truth, SQLite and PostgreSQL.
+
+The default example (576 x 576 x 288 voxels) is synthesised once; the pipeline runs on SQLite;
+the PostgreSQL working directory reuses the block outputs (files) and redoes every SQL load, so
+both backends are scored.  Thresholds are the ones issue 4 sets.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from syconn.evaluate import evaluate
+from syconn.runner import run_pipeline
+from syconn.synth.command import generate
+from syconn.workdir import init_workdir, read_synth_meta
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory):
+    root = tmp_path_factory.mktemp("example")
+    res = generate(root / "data")  # the default example
+    neurons = res.cells[~res.cells.is_glia]
+    counts = {"neurons": len(neurons), "types": neurons.type.nunique(),
+              "glia": int(res.cells.is_glia.sum()), "synapses": len(res.synapses)}
+    del res
+    meta = read_synth_meta(root / "data")
+    init_workdir(root / "wd", inputs=meta["inputs"], voxel_size_nm=meta["voxel_size_nm"])
+    run_pipeline(root / "wd", workers=2, log=lambda m: None)
+    return root, counts
+
+
+def test_default_example_is_big_enough(example):
+    _, c = example
+    assert c["neurons"] >= 20 and c["types"] >= 4 and c["glia"] >= 1 and c["synapses"] >= 300
+
+
+def _check(ev):
+    print("\n".join(ev.lines()))
+    assert ev.precision >= 0.95 and ev.recall >= 0.95, ev
+    assert ev.direction_accuracy >= 0.95 and ev.sign_accuracy >= 0.95, ev
+    assert abs(ev.mitochondria_count_error) <= 0.05, ev
+    assert ev.supervoxel_to_cell_exact, ev
+
+
+def test_accuracy_sqlite(example):
+    root, _ = example
+    _check(evaluate(root / "wd", root / "data"))
+
+
+@pytest.mark.postgres
+def test_accuracy_postgres(example, pg_url, tmp_path):
+    root, _ = example
+    meta = read_synth_meta(root / "data")
+    wd = tmp_path / "wd_pg"
+    init_workdir(wd, inputs=meta["inputs"], voxel_size_nm=meta["voxel_size_nm"], db_url=pg_url)
+    shutil.copytree(root / "wd" / "steps", wd / "steps")  # block outputs; SQL loads rerun
+    summary = run_pipeline(wd, workers=2, log=lambda m: None)
+    assert summary["ran"] >= 5  # Cells, Organelles x3, Synapses, MatrixExport reloaded
+    ev_pg = evaluate(wd, root / "data")
+    _check(ev_pg)
+    assert ev_pg == evaluate(root / "wd", root / "data")
+
+
+def test_example_command_small(tmp_path):
+    from syconn.cli import app
+
+    r = CliRunner().invoke(app, ["example", str(tmp_path / "ex"), "--shape", "192", "192", "96",
+                                 "-j", "1"])
+    assert r.exit_code == 0, r.output
+    for text in ("cells", "synapses with syn_prob", "strongest connections",
+                 "accuracy against the synthetic ground truth", "precision"):
+        assert text in r.output, text
