@@ -7,7 +7,9 @@ Test volume: dense Voronoi tissue at 10 x 10 x 20 nm -- random seeds (mean cell 
 6-neighbour of another label set to 0, giving a 2-voxel background gap between cells (1 voxel
 where three cells meet diagonally).  A synthetic sj map has one 9 x 9 x 5 blob per 40,000
 voxels, centred on gap voxels.  The block is the core plus the halo :func:`contact_halo_vx` needs; throughput is CORE voxels per second of the
-whole call (halo work included), after a warm-up call that compiles/loads the numba cache.
+whole call (halo work included), best of ``--repeat`` (3) after a warm-up call that
+compiles/loads the numba cache.  The load average is printed with the table: on a shared
+machine compare runs at similar load only.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--core", type=int, default=256)
     ap.add_argument("--cell-um", type=float, default=0.5)
-    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     halo = contact_halo_vx(voxel_size_nm=VOXEL_NM)
     core = (args.core, args.core, args.core)
@@ -97,7 +99,8 @@ def main():
     print(f"Voronoi tissue: {ncells} cells of ~{args.cell_um} um, core {core}, block+halo "
           f"{shape}, {nb} boundary voxels with a partner ({nb / np.prod(shape):.1%}), "
           f"{res.contact_stats.num_rows} contacts, {res.syn_voxels.num_rows} syn voxels; "
-          f"NUMBA_NUM_THREADS={os.environ['NUMBA_NUM_THREADS']}\n")
+          f"NUMBA_NUM_THREADS={os.environ['NUMBA_NUM_THREADS']}; load average "
+          f"{' '.join(f'{v:.2f}' for v in os.getloadavg())} on {os.cpu_count()} CPUs\n")
     print("| kernel | block shape (incl. halo) | seconds | core voxels/s (1 core) |")
     print("|---|---|---|---|")
     for name, shp, t in rows:

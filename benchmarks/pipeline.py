@@ -32,16 +32,14 @@ def main() -> None:
 
     from syconn.runner import run_pipeline
     from syconn.synth.command import generate
-    from syconn.workdir import init_workdir, read_synth_meta
+    from syconn.workdir import init_from_synth
 
     root = Path(args.keep or tempfile.mkdtemp(prefix="syconn_bench_"))
     data, wd = root / "data", root / "wd"
     if not (data / "synth.json").is_file():
         generate(data, shape_xyz=tuple(args.shape), seed=args.seed)
-    meta = read_synth_meta(data)
     if not (wd / "config.yml").is_file():
-        init_workdir(wd, inputs=meta["inputs"], voxel_size_nm=meta["voxel_size_nm"],
-                     block_shape=tuple(args.block))
+        init_from_synth(wd, data, block_shape=tuple(args.block))
     n_vox = int(args.shape[0]) * int(args.shape[1]) * int(args.shape[2])
     t0 = time.perf_counter()
     summary = run_pipeline(wd, workers=args.workers, log=lambda m: None)

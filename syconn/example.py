@@ -15,7 +15,7 @@ import pandas as pd
 from syconn.config import CONFIG_NAME, load_config
 from syconn.db import run_query
 from syconn.output import print_rows
-from syconn.workdir import SYNTH_META, init_workdir, open_engine, read_synth_meta
+from syconn.workdir import SYNTH_META, init_from_synth, open_engine
 
 __all__ = ["run_example", "print_summary"]
 
@@ -38,9 +38,7 @@ def run_example(wd: Path | str, *, workers: int = 2, shape_xyz: Sequence[int] | 
     else:
         _log(f"reusing the dataset in {data}")
     if not (wd / CONFIG_NAME).is_file():
-        meta = read_synth_meta(data)
-        init_workdir(wd, inputs=meta["inputs"], voxel_size_nm=meta["voxel_size_nm"],
-                     db_url=db_url, name="syconn_example")
+        init_from_synth(wd, data, db_url=db_url, name="syconn_example")
         _log(f"initialised {wd}")
     run_pipeline(wd, workers=workers, log=_log)
     print_summary(wd, gt_dir=data)
@@ -72,7 +70,9 @@ def print_summary(wd: Path | str, *, gt_dir: Path | str | None = None) -> None:
     print(f"\n{sum(counts.values())} synapses with syn_prob > {thresh}: "
           f"{counts.get(1, 0)} excitatory (asymmetric), {counts.get(-1, 0)} inhibitory "
           f"(symmetric)")
-    cols, rows = run_query(engine, "SELECT * FROM connections ORDER BY sum_area_um2 DESC LIMIT 10")
+    cols, rows = run_query(engine, "SELECT cell_pre, cell_post, n_synapses, sum_area_um2, sign, "
+                                   "mean_syn_prob FROM connections ORDER BY sum_area_um2 DESC "
+                                   "LIMIT 10")
     if types is not None and rows:
         ci = {c: i for i, c in enumerate(cols)}
         rows = [tuple(r) + (types.get(r[ci["cell_pre"]], "?"), types.get(r[ci["cell_post"]], "?"))

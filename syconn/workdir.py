@@ -33,7 +33,8 @@ from syconn.db import tables as T
 from syconn.errors import ConfigError, InputError, VolumeNotFound
 from syconn.io import open_volume
 
-__all__ = ["InputSummary", "validate_inputs", "init_workdir", "open_engine", "read_synth_meta",
+__all__ = ["InputSummary", "validate_inputs", "init_workdir", "init_from_synth", "open_engine",
+           "read_synth_meta",
            "PROB_KINDS", "SYNTH_META"]
 
 PROB_KINDS = ("mi", "vc", "sj", "sym", "asym")
@@ -116,6 +117,14 @@ def read_synth_meta(folder: Path) -> dict:
         raise VolumeNotFound(f"{folder}: no seg.h5 (expected the example layout raw.h5, seg.h5, "
                              f"mi.h5, vc.h5, sj.h5, sym.h5, asym.h5, neuron_rag.bz2)")
     return {"inputs": vols, "voxel_size_nm": None}
+
+
+def init_from_synth(wd: Path | str, data: Path | str, *, block_shape: Sequence[int] | None = None,
+                    db_url: str | None = None, name: str | None = None) -> Config:
+    """Initialise ``wd`` over a folder in the original's example layout (``syconn synth``)."""
+    meta = read_synth_meta(Path(data))
+    return init_workdir(wd, inputs=meta["inputs"], voxel_size_nm=meta["voxel_size_nm"],
+                        block_shape=block_shape, db_url=db_url, name=name)
 
 
 def open_engine(wd: Path | str, cfg: Config | None = None, *, read_only: bool = False) -> Engine:

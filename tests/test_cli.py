@@ -6,7 +6,6 @@ import sys
 
 import h5py
 import numpy as np
-import pytest
 from typer.testing import CliRunner
 
 from syconn.cli import app

@@ -1,6 +1,5 @@
 """Config: SyConn's defaults, validation naming key and file, round trip."""
 
-from pathlib import Path
 
 import pytest
 import yaml

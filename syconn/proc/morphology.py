@@ -6,7 +6,6 @@ or, when the ops contain an erosion, seeded watershed on the distance transform.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import cc3d
@@ -65,6 +64,68 @@ def _merge_ops(ops: Sequence[str]) -> list[tuple[str, int]]:
     return merged
 
 
+def _struct_radius(struct: np.ndarray) -> int | None:
+    """``a`` if ``struct`` is :func:`aniso_struct`'s element of radius ``a``, else None."""
+    s = np.asarray(struct, bool)
+    if s.ndim != 3 or s.shape[2] != 3 or s.shape[0] != s.shape[1] or s.shape[0] % 2 == 0:
+        return None
+    a = s.shape[0] // 2
+    x, y = np.mgrid[-a:a + 1, -a:a + 1]
+    ref = np.zeros_like(s)
+    ref[:, :, 1] = np.abs(x) + np.abs(y) <= a
+    ref[a, a, 0] = ref[a, a, 2] = True
+    return a if np.array_equal(s, ref) else None
+
+
+def _shift_and(out: np.ndarray, src: np.ndarray, axis: int, erode: bool) -> None:
+    """out &= (or |=) src shifted by +1 and -1 along ``axis``; outside counts as background."""
+    n = src.shape[axis]
+    lo = [slice(None)] * 3
+    hi = [slice(None)] * 3
+    lo[axis], hi[axis] = slice(1, n), slice(0, n - 1)
+    lo, hi = tuple(lo), tuple(hi)
+    if erode:
+        out[lo] &= src[hi]
+        out[hi] &= src[lo]
+        first = [slice(None)] * 3
+        last = [slice(None)] * 3
+        first[axis], last[axis] = 0, n - 1
+        out[tuple(first)] = False
+        out[tuple(last)] = False
+    else:
+        out[lo] |= src[hi]
+        out[hi] |= src[lo]
+
+
+def _aniso_pass(m: np.ndarray, a: int, erode: bool) -> np.ndarray:
+    """One erosion or dilation by the radius-``a`` anisotropic element, with shifted slices.
+
+    The in-plane diamond of radius a is the Minkowski sum of a 4-connected crosses, so it is a
+    crosses in sequence; the z part is the centre voxel one plane up and down.  Equal to
+    scipy.ndimage with ``border_value=0`` (tested), several times faster.
+    """
+    d = m
+    for _ in range(a):
+        nxt = d.copy()
+        _shift_and(nxt, d, 0, erode)
+        _shift_and(nxt, d, 1, erode)
+        d = nxt
+    if d is m:
+        d = m.copy()
+    _shift_and(d, m, 2, erode)
+    return d
+
+
+def _fast_op(mask: np.ndarray, op: str, n: int, a: int) -> np.ndarray:
+    seq = {"binary_erosion": [True] * n, "binary_dilation": [False] * n,
+           "binary_opening": [True] * n + [False] * n,
+           "binary_closing": [False] * n + [True] * n}[op]
+    out = mask
+    for erode in seq:
+        out = _aniso_pass(out, a, erode)
+    return out
+
+
 def apply_morph_ops(mask: np.ndarray, ops: Sequence[str], *, struct: np.ndarray) -> np.ndarray:
     """Apply scipy.ndimage binary operations by name, in order.
 
@@ -75,8 +136,14 @@ def apply_morph_ops(mask: np.ndarray, ops: Sequence[str], *, struct: np.ndarray)
     Returns a new boolean array (the input is not modified).
     """
     out = np.asarray(mask, dtype=bool)
+    a = _struct_radius(struct) if out.ndim == 3 else None
     for op, n in _merge_ops(ops):
-        out = getattr(ndimage, op)(out, structure=struct, iterations=n)
+        if a is not None:  # SyConn's element: shifted slices, same result as scipy
+            out = _fast_op(out, op, n, a)
+        else:
+            out = getattr(ndimage, op)(out, structure=struct, iterations=n)
+    if out is mask:
+        out = out.copy()
     return out
 
 

@@ -23,7 +23,6 @@ independent at all: it stitches per-chunk watersheds).
 
 from __future__ import annotations
 
-import json
 
 import luigi
 import numpy as np

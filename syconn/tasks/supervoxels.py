@@ -12,7 +12,6 @@ from __future__ import annotations
 import luigi
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from syconn.config import BLOCK_MULTIPLE_VX
 from syconn.io import open_volume

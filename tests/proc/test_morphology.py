@@ -64,3 +64,22 @@ def test_extract_objects_errors():
         extract_objects(np.zeros((2, 2, 2), np.uint8), threshold=2)
     with pytest.raises(InputError, match="binary_foo"):
         extract_objects(np.zeros((2, 2, 2), np.uint8), threshold=0.5, ops=["binary_foo"])
+
+
+@pytest.mark.parametrize("voxel_size", [(10, 10, 20), (10, 10, 10), (10, 10, 30)])
+def test_fast_aniso_ops_equal_scipy(voxel_size):
+    """The shifted-slice implementation of SyConn's element equals scipy.ndimage exactly."""
+    from scipy import ndimage
+
+    from syconn.proc.morphology import _merge_ops
+
+    rng = np.random.default_rng(1)
+    struct = aniso_struct(voxel_size)
+    mask = ndimage.binary_dilation(rng.random((23, 17, 13)) < 0.06, iterations=2)
+    for ops in (["binary_opening"], ["binary_closing", "binary_closing"], ["binary_erosion"],
+                ["binary_dilation"] * 2,
+                ["binary_opening", "binary_closing"] + ["binary_erosion"] * 3):
+        ref = mask
+        for op, n in _merge_ops(ops):
+            ref = getattr(ndimage, op)(ref, structure=struct, iterations=n)
+        np.testing.assert_array_equal(apply_morph_ops(mask, ops, struct=struct), ref)

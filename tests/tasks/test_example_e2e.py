@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from syconn.evaluate import evaluate
 from syconn.runner import run_pipeline
 from syconn.synth.command import generate
-from syconn.workdir import init_workdir, read_synth_meta
+from syconn.workdir import init_from_synth
 
 pytestmark = pytest.mark.slow
 
@@ -28,8 +28,7 @@ def example(tmp_path_factory):
     counts = {"neurons": len(neurons), "types": neurons.type.nunique(),
               "glia": int(res.cells.is_glia.sum()), "synapses": len(res.synapses)}
     del res
-    meta = read_synth_meta(root / "data")
-    init_workdir(root / "wd", inputs=meta["inputs"], voxel_size_nm=meta["voxel_size_nm"])
+    init_from_synth(root / "wd", root / "data")
     run_pipeline(root / "wd", workers=2, log=lambda m: None)
     return root, counts
 
@@ -55,9 +54,8 @@ def test_accuracy_sqlite(example):
 @pytest.mark.postgres
 def test_accuracy_postgres(example, pg_url, tmp_path):
     root, _ = example
-    meta = read_synth_meta(root / "data")
     wd = tmp_path / "wd_pg"
-    init_workdir(wd, inputs=meta["inputs"], voxel_size_nm=meta["voxel_size_nm"], db_url=pg_url)
+    init_from_synth(wd, root / "data", db_url=pg_url)
     shutil.copytree(root / "wd" / "steps", wd / "steps")  # block outputs; SQL loads rerun
     summary = run_pipeline(wd, workers=2, log=lambda m: None)
     assert summary["ran"] >= 5  # Cells, Organelles x3, Synapses, MatrixExport reloaded

@@ -8,20 +8,24 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
 from syconn.db import run_query
-from syconn.errors import InputError, PipelineError
+from syconn.errors import PipelineError
 from syconn.runner import run_pipeline
 from syconn.synth import TEST_SHAPE_XYZ
-from syconn.synth.command import generate
-from syconn.workdir import init_workdir, open_engine, read_synth_meta
+from syconn.workdir import init_from_synth, init_workdir, open_engine, read_synth_meta
 
 BLOCK = (96, 96, 64)
+
+
+def make_wd(path, data, *, block=BLOCK, db_url=None):
+    init_from_synth(path, data, block_shape=block, db_url=db_url)
+    return path
+
 # every table the pipeline fills, with a deterministic order; task_runs (timestamps) excluded
 TABLES = {
     "supervoxels": "id", "rag_edges": "sv_a, sv_b", "cells": "id",
@@ -30,18 +34,6 @@ TABLES = {
 }
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    out = tmp_path_factory.mktemp("synth") / "data"
-    generate(out, shape_xyz=TEST_SHAPE_XYZ, seed=0)
-    return out
-
-
-def make_wd(path, data, *, block=BLOCK, db_url=None):
-    meta = read_synth_meta(data)
-    init_workdir(path, inputs=meta["inputs"], voxel_size_nm=meta["voxel_size_nm"],
-                 block_shape=block, db_url=db_url)
-    return path
 
 
 def dump(wd) -> dict[str, list[tuple]]:

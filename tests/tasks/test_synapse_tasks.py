@@ -15,28 +15,20 @@ import pandas as pd
 import pytest
 
 from syconn.db import run_query
-from syconn.synth import TEST_SHAPE_XYZ
-from syconn.synth.command import generate
 from syconn.tasks import MatrixExport, Synapses
 from syconn.tasks.matrix import CONN_MAT_COLUMNS
-from syconn.workdir import init_workdir, open_engine, read_synth_meta
+from syconn.workdir import init_from_synth, open_engine
 
 BLOCK = (96, 96, 64)
-VOXEL_NM = np.array([10.0, 10.0, 20.0])
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    out = tmp_path_factory.mktemp("synth") / "data"
-    generate(out, shape_xyz=TEST_SHAPE_XYZ, seed=0)
-    return out
 
 
 def make_wd(path, data, *, block=BLOCK, db_url=None):
-    meta = read_synth_meta(data)
-    init_workdir(path, inputs=meta["inputs"], voxel_size_nm=meta["voxel_size_nm"],
-                 block_shape=block, db_url=db_url)
+    init_from_synth(path, data, block_shape=block, db_url=db_url)
     return path
+
+VOXEL_NM = np.array([10.0, 10.0, 20.0])
+
+
 
 
 def build(task) -> None:
