@@ -86,6 +86,8 @@ def main() -> None:
                 ("object_stats (supervoxels)", lambda: object_stats(s)),
                 ("overlap_counts (mi x sv)", lambda: overlap_counts(o, s)),
                 ("object_stats + overlap_counts", lambda: (object_stats(s), overlap_counts(o, s))),
+                ("object_stats(rep_grid_vx=16) + overlap_counts (the pipeline's)",
+                 lambda: (object_stats(s, rep_grid_vx=16), overlap_counts(o, s))),
                 ("rag_edges (gap 2)", lambda: rag_edges(s, max_gap_vx=(2, 2, 2))),
                 ("extract_objects (threshold + CC)",
                  lambda: extract_objects(p, threshold=0.428571429)),

@@ -566,3 +566,23 @@ def first_voxel_kernel(view, perm):
         best = _grow_rows(best, 2 * best.shape[0])
         slots, cap_bits = _rehash1(keys, slots, cap_bits, n)
     return keys[:n], best[:n]
+
+
+@njit(cache=True, nogil=True)
+def grid_keys(compact, off, g, first, counts, n_cells, out):  # pragma: no cover - compiled
+    """``out = (compact - 1) * n_cells + cell + 1`` (0 stays 0); cell = the voxel's global
+    ``g``-grid cell, numbered within the block's range of cells.  Any memory order."""
+    nx, ny, nz = compact.shape
+    for z in range(nz):
+        cz = (z + off[2]) // g - first[2]
+        for y in range(ny):
+            cy = (y + off[1]) // g - first[1]
+            base_c = counts[0] * (cy + counts[1] * cz)
+            for x in range(nx):
+                c = compact[x, y, z]
+                if c == 0:
+                    out[x, y, z] = 0
+                else:
+                    cx = (x + off[0]) // g - first[0]
+                    out[x, y, z] = (np.uint64(c) - np.uint64(1)) * np.uint64(n_cells) + \
+                        np.uint64(base_c + cx) + np.uint64(1)

@@ -134,15 +134,10 @@ def _object_stats_grid(labels: np.ndarray, off: np.ndarray, g: int) -> pa.Table:
     # grid cell of every voxel, numbered within this block's range of global cells
     first = off // g
     counts = (off + np.asarray(labels.shape) - 1) // g - first + 1
-    cx = (np.arange(labels.shape[0]) + off[0]) // g - first[0]
-    cy = (np.arange(labels.shape[1]) + off[1]) // g - first[1]
-    cz = (np.arange(labels.shape[2]) + off[2]) // g - first[2]
-    cell = (cx[:, None, None] + counts[0] * (cy[None, :, None] + counts[1] * cz[None, None, :]))
     n_cells = int(np.prod(counts))
-    fg = compact != 0
-    keys = np.zeros(labels.shape, np.uint64, order="F")
-    keys[fg] = (compact[fg].astype(np.uint64) - 1) * n_cells + np.broadcast_to(
-        cell, labels.shape)[fg].astype(np.uint64) + 1
+    keys = np.empty(labels.shape, np.uint64, order="F" if compact.flags.f_contiguous else "C")
+    K.grid_keys(compact, off.astype(np.int64), np.int64(g), first.astype(np.int64),
+                counts.astype(np.int64), np.int64(n_cells), keys)
     t = object_stats(keys, offset_xyz=off)
     ids = back[(t["id"].to_numpy() - 1) // n_cells + 1]
     t = t.set_column(0, "id", pa.array(ids, pa.uint64()))

@@ -110,8 +110,15 @@ def test_direction_and_sign_agree_with_ground_truth(ref, data):
 def _check_views(wd) -> None:
     syn = table(wd, "synapses")
     known = syn[syn.cell_pre.notna()].astype({"cell_pre": "int64", "cell_post": "int64"})
-    # connections = synapses with known direction grouped by (pre, post)
+    # all_connections = synapses with known direction grouped by (pre, post); connections =
+    # the same over synapses above the dataset's syn_prob threshold (config default 0.5)
+    _, (thr,) = rows(wd, "SELECT syn_prob_threshold FROM dataset")
+    assert thr == (0.5,)
     cols, rs = rows(wd, "SELECT * FROM connections ORDER BY cell_pre, cell_post")
+    above = pd.DataFrame(rs, columns=cols)
+    k = known[known.syn_prob > 0.5].groupby(["cell_pre", "cell_post"]).size()
+    assert above.n_synapses.tolist() == k.tolist()
+    cols, rs = rows(wd, "SELECT * FROM all_connections ORDER BY cell_pre, cell_post")
     conn = pd.DataFrame(rs, columns=cols)
     assert {"cell_pre", "cell_post", "n_synapses", "sum_area_um2", "sum_signed_area_um2",
             "sign", "mean_syn_prob", "min_syn_prob", "max_syn_prob"} <= set(cols)
