@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bz2
 import json
-import os
 
 import numpy as np
 import pandas as pd
@@ -411,13 +410,3 @@ def test_write_other_formats(tmp_path, fmt):
     assert meta["format"] == fmt
     for rel in meta["volumes"].values():
         assert (tmp_path / rel).exists()
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("SYCONN_SLOW"), reason="default example takes ~45 s; set SYCONN_SLOW=1")
-def test_default_example_requirements():
-    r = synthesize(seed=0)
-    neurons = r.cells[~r.cells.is_glia]
-    assert len(neurons) >= 20 and neurons.type.nunique() >= 4
-    assert r.cells.is_glia.sum() >= 1
-    assert len(r.synapses) >= 300
