@@ -5,13 +5,15 @@ import numpy as np
 
 
 @numba.njit(cache=True, nogil=True)
-def encode_rows(values, widths, nulls, out):  # pragma: no cover - compiled
-    """Write rows of ``values`` (n x k int64 bit patterns) into ``out``; return bytes used.
+def encode_rows(vb, widths, nulls, has_nulls, out):  # pragma: no cover - compiled
+    """Write binary COPY rows into ``out``; return the number of bytes used.
 
-    Per row: int16 field count, then per field an int32 length (-1 for NULL) and the low
-    ``widths[j]`` bytes of the value, all big-endian.
+    ``vb`` is ``(k, 8 n)`` uint8: per column the big-endian bytes of each value's 64-bit pattern
+    (an int16 value is the last 2 of its 8 bytes).  Per row: int16 field count, then per field an
+    int32 length (-1 for NULL) and the low ``widths[j]`` bytes of the value.
     """
-    n, k = values.shape
+    k = widths.shape[0]
+    n = vb.shape[1] // 8
     pos = 0
     for i in range(n):
         out[pos] = (k >> 8) & 0xFF
@@ -19,7 +21,7 @@ def encode_rows(values, widths, nulls, out):  # pragma: no cover - compiled
         pos += 2
         for j in range(k):
             w = widths[j]
-            if nulls[i, j]:
+            if has_nulls[j] and nulls[j, i]:
                 out[pos] = 0xFF
                 out[pos + 1] = 0xFF
                 out[pos + 2] = 0xFF
@@ -31,9 +33,9 @@ def encode_rows(values, widths, nulls, out):  # pragma: no cover - compiled
             out[pos + 2] = 0
             out[pos + 3] = w
             pos += 4
-            v = values[i, j]
+            src = i * 8 + 8 - w
             for b in range(w):
-                out[pos + b] = (v >> (8 * (w - 1 - b))) & 0xFF
+                out[pos + b] = vb[j, src + b]
             pos += w
     return pos
 

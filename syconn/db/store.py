@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-_CHUNK_ROWS = 250_000
+_CHUNK_ROWS = 100_000
 _DEFER_INDEX_ROWS = 50_000
 
 
@@ -273,28 +273,46 @@ def _binary_copy_payload(batch: pa.Table, types: list[np.dtype]) -> bytes:
     from syconn.db._copy_kernels import encode_rows, max_size
 
     n, k = batch.num_rows, len(types)
-    values = np.empty((n, k), dtype=np.int64)
-    nulls = np.zeros((n, k), dtype=np.bool_)
+    values = np.empty((k, n), dtype=np.int64)  # one contiguous row per column
+    has_nulls = np.zeros(k, dtype=np.bool_)
+    nulls = np.zeros((k, n if any(c.null_count for c in batch.columns) else 1), dtype=np.bool_)
     for j, (col, t) in enumerate(zip(batch.columns, types)):
         if t.kind == "f":  # the float64 bit pattern, written as 8 big-endian bytes
-            values[:, j] = col.fill_null(0).cast(pa.float64()).to_numpy(
+            values[j] = col.fill_null(0).cast(pa.float64()).to_numpy(
                 zero_copy_only=False).view(np.int64)
         elif t.kind == "b":
-            values[:, j] = col.fill_null(False).to_numpy(zero_copy_only=False)
+            values[j] = col.fill_null(False).to_numpy(zero_copy_only=False)
         else:
-            values[:, j] = col.fill_null(0).cast(pa.int64()).to_numpy(zero_copy_only=False)
+            values[j] = col.fill_null(0).cast(pa.int64()).to_numpy(zero_copy_only=False)
         if col.null_count:
-            nulls[:, j] = col.is_null().to_numpy(zero_copy_only=False)
+            has_nulls[j] = True
+            nulls[j] = col.is_null().to_numpy(zero_copy_only=False)
+    vb = values.byteswap().view(np.uint8)  # (k, 8 n) big-endian bytes
     widths = np.array([t.itemsize for t in types], dtype=np.int64)
     out = np.empty(max_size(n, widths), dtype=np.uint8)
-    used = encode_rows(values, widths, nulls, out)
+    used = encode_rows(vb, widths, nulls, has_nulls, out)
     return out[:used].tobytes()
 
 
 def _binary_chunks(part: pa.Table, types: list[np.dtype]):
-    for i, batch in enumerate(part.to_batches(max_chunksize=_CHUNK_ROWS)):
-        payload = _binary_copy_payload(pa.Table.from_batches([batch]), types)
-        yield io.BytesIO(_PG_SIGNATURE + payload + b"\xff\xff")
+    """COPY payloads of ``part`` in chunks; the next chunk is encoded (in a thread: the numba
+    kernel releases the GIL) while the server copies the current one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = part.to_batches(max_chunksize=_CHUNK_ROWS)
+    if not batches:
+        return
+
+    def encode(batch):
+        return io.BytesIO(_PG_SIGNATURE + _binary_copy_payload(pa.Table.from_batches([batch]),
+                                                               types) + b"\xff\xff")
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        nxt = pool.submit(encode, batches[0])
+        for b in batches[1:]:
+            cur, nxt = nxt, pool.submit(encode, b)
+            yield cur.result()
+        yield nxt.result()
 
 
 def _load_postgres(conn, tbl: Table, cols: list[str], parts: list[pa.Table], *,

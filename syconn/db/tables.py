@@ -163,9 +163,9 @@ synapses = Table(
     Column("spiness_post", SmallInteger),
     Column("spinehead_vol_post_um3", Float),
     # migration 0003: the partners whatever the direction, and the pair's contact site
-    Column("cell_a", BigInteger, index=True, comment="partner cells, cell_a < cell_b"),
-    Column("cell_b", BigInteger, index=True),
-    Column("contact_site_id", BigInteger, index=True, comment="contact_sites.id of the pair"),
+    Column("cell_a", BigInteger, comment="partner cells, cell_a < cell_b"),
+    Column("cell_b", BigInteger),
+    Column("contact_site_id", BigInteger, comment="contact_sites.id of the pair"),
     comment="synapses between cells, with partners, sign and probability",
 )
 
