@@ -569,20 +569,30 @@ def first_voxel_kernel(view, perm):
 
 
 @njit(cache=True, nogil=True)
-def grid_keys(compact, off, g, first, counts, n_cells, out):  # pragma: no cover - compiled
-    """``out = (compact - 1) * n_cells + cell + 1`` (0 stays 0); cell = the voxel's global
-    ``g``-grid cell, numbered within the block's range of cells.  Any memory order."""
-    nx, ny, nz = compact.shape
-    for z in range(nz):
-        cz = (z + off[2]) // g - first[2]
-        for y in range(ny):
-            cy = (y + off[1]) // g - first[1]
-            base_c = counts[0] * (cy + counts[1] * cz)
-            for x in range(nx):
-                c = compact[x, y, z]
-                if c == 0:
-                    out[x, y, z] = 0
-                else:
-                    cx = (x + off[0]) // g - first[0]
-                    out[x, y, z] = (np.uint64(c) - np.uint64(1)) * np.uint64(n_cells) + \
-                        np.uint64(base_c + cx) + np.uint64(1)
+def _grid_key(c, x, y, z, off, g, first, counts, n_cells):
+    cx = (x + off[0]) // g - first[0]
+    cy = (y + off[1]) // g - first[1]
+    cz = (z + off[2]) // g - first[2]
+    return (np.uint64(c) - np.uint64(1)) * np.uint64(n_cells) + \
+        np.uint64(cx + counts[0] * (cy + counts[1] * cz)) + np.uint64(1)
+
+
+@njit(cache=True, nogil=True)
+def grid_keys(labels, off, g, first, counts, n_cells, out):  # pragma: no cover - compiled
+    """``out = (labels - 1) * n_cells + cell + 1`` (0 stays 0); cell = the voxel's global
+    ``g``-grid cell, numbered within the block's range of cells.  Loops in memory order."""
+    nx, ny, nz = labels.shape
+    if labels.strides[0] <= labels.strides[2]:  # Fortran order: x fastest
+        for z in range(nz):
+            for y in range(ny):
+                for x in range(nx):
+                    c = labels[x, y, z]
+                    out[x, y, z] = 0 if c == 0 else _grid_key(c, x, y, z, off, g, first,
+                                                              counts, n_cells)
+    else:
+        for x in range(nx):
+            for y in range(ny):
+                for z in range(nz):
+                    c = labels[x, y, z]
+                    out[x, y, z] = 0 if c == 0 else _grid_key(c, x, y, z, off, g, first,
+                                                              counts, n_cells)

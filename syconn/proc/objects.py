@@ -127,19 +127,26 @@ def _object_stats_grid(labels: np.ndarray, off: np.ndarray, g: int) -> pa.Table:
     """object_stats with one row per (object, global g^3 grid cell); see ``rep_grid_vx``."""
     if g < 1:
         raise InputError(f"rep_grid_vx: got {g}, expected a positive number of voxels")
-    compact, remap = fastremap.renumber(np.asarray(labels), in_place=False)
-    back = np.zeros(len(remap) + 1, np.uint64)
-    for orig, new in remap.items():
-        back[new] = orig
+    labels = np.asarray(labels)
     # grid cell of every voxel, numbered within this block's range of global cells
     first = off // g
     counts = (off + np.asarray(labels.shape) - 1) // g - first + 1
     n_cells = int(np.prod(counts))
+    top = int(labels.max()) if labels.size else 0
+    if top < (2 ** 63) // max(n_cells, 1) - 1:  # keys straight from the ids
+        compact, back = labels, None
+    else:  # huge ids: renumber first so that the keys fit 64 bits
+        compact, remap = fastremap.renumber(labels, in_place=False)
+        back = np.zeros(len(remap) + 1, np.uint64)
+        for orig, new in remap.items():
+            back[new] = orig
     keys = np.empty(labels.shape, np.uint64, order="F" if compact.flags.f_contiguous else "C")
     K.grid_keys(compact, off.astype(np.int64), np.int64(g), first.astype(np.int64),
                 counts.astype(np.int64), np.int64(n_cells), keys)
     t = object_stats(keys, offset_xyz=off)
-    ids = back[(t["id"].to_numpy() - 1) // n_cells + 1]
+    ids = (t["id"].to_numpy() - 1) // np.uint64(n_cells) + np.uint64(1)
+    if back is not None:
+        ids = back[ids]
     t = t.set_column(0, "id", pa.array(ids, pa.uint64()))
     return t.take(np.argsort(ids, kind="stable"))
 
