@@ -51,6 +51,24 @@ __all__ = [
 _SNAP_TOL = 1e-3  # in half-voxel lattice units
 
 
+def _vertices_and_indices(vertices, indices, width: int, owner: str, name: str):
+    """float32 (n, 3) vertices and uint32 (m, width) indices into them, validated."""
+    v = np.ascontiguousarray(vertices, dtype=np.float32)
+    f = np.ascontiguousarray(indices, dtype=np.uint32)
+    if v.size == 0:
+        v = v.reshape(0, 3)
+    if f.size == 0:
+        f = f.reshape(0, width)
+    if v.ndim != 2 or v.shape[1] != 3:
+        raise InputError(f"{owner}.vertices: got shape {v.shape}, expected (n, 3)")
+    if f.ndim != 2 or f.shape[1] != width:
+        raise InputError(f"{owner}.{name}: got shape {f.shape}, expected (m, {width})")
+    if f.size and int(f.max()) >= len(v):
+        raise InputError(f"{owner}.{name}: index {int(f.max())} out of range for {len(v)} "
+                         "vertices")
+    return v, f
+
+
 @dataclass(eq=False)
 class Mesh:
     """A triangle mesh: ``vertices`` float32 ``(n, 3)`` in nm (x, y, z); ``faces`` uint32 ``(m, 3)``."""
@@ -59,20 +77,8 @@ class Mesh:
     faces: np.ndarray
 
     def __post_init__(self) -> None:
-        v = np.ascontiguousarray(self.vertices, dtype=np.float32)
-        f = np.ascontiguousarray(self.faces, dtype=np.uint32)
-        if v.size == 0:
-            v = v.reshape(0, 3)
-        if f.size == 0:
-            f = f.reshape(0, 3)
-        if v.ndim != 2 or v.shape[1] != 3:
-            raise InputError(f"Mesh.vertices: got shape {v.shape}, expected (n, 3)")
-        if f.ndim != 2 or f.shape[1] != 3:
-            raise InputError(f"Mesh.faces: got shape {f.shape}, expected (m, 3)")
-        if f.size and int(f.max()) >= len(v):
-            raise InputError(f"Mesh.faces: index {int(f.max())} out of range for {len(v)} vertices")
-        self.vertices = v
-        self.faces = f
+        self.vertices, self.faces = _vertices_and_indices(self.vertices, self.faces, 3,
+                                                          "Mesh", "faces")
 
     @classmethod
     def empty(cls) -> Mesh:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from syconn.errors import InputError
-from syconn.proc.meshes import _block_geometry, _check_labels, _vec3
+from syconn.proc.meshes import _block_geometry, _check_labels, _vec3, _vertices_and_indices
 
 __all__ = [
     "Skeleton",
@@ -67,19 +67,7 @@ class Skeleton:
     radii_nm: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        v = np.ascontiguousarray(self.vertices, dtype=np.float32)
-        e = np.ascontiguousarray(self.edges, dtype=np.uint32)
-        if v.size == 0:
-            v = v.reshape(0, 3)
-        if e.size == 0:
-            e = e.reshape(0, 2)
-        if v.ndim != 2 or v.shape[1] != 3:
-            raise InputError(f"Skeleton.vertices: got shape {v.shape}, expected (n, 3)")
-        if e.ndim != 2 or e.shape[1] != 2:
-            raise InputError(f"Skeleton.edges: got shape {e.shape}, expected (e, 2)")
-        if e.size and int(e.max()) >= len(v):
-            raise InputError(f"Skeleton.edges: index {int(e.max())} out of range for {len(v)} "
-                             "vertices")
+        v, e = _vertices_and_indices(self.vertices, self.edges, 2, "Skeleton", "edges")
         r = np.zeros(len(v), np.float32) if self.radii_nm is None else \
             np.ascontiguousarray(self.radii_nm, dtype=np.float32).reshape(-1)
         if r.shape != (len(v),):
