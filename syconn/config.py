@@ -41,6 +41,7 @@ __all__ = [
     "SkeletonConfig",
     "CONFIG_NAME",
     "BLOCK_MULTIPLE_VX",
+    "REP_LATTICE_VX",
     "load_config",
     "save_config",
     "config_from_dict",
@@ -49,7 +50,8 @@ __all__ = [
 ]
 
 CONFIG_NAME = "config.yml"
-BLOCK_MULTIPLE_VX = 16  # blocks are unions of the 16^3 representative-voxel grid cells
+BLOCK_MULTIPLE_VX = 16  # block edges: multiples of 16 (Zarr chunking of the input copies)
+REP_LATTICE_VX = 8  # representative voxels are chosen among the points of this global lattice
 MORPH_OPS = ("binary_opening", "binary_closing", "binary_erosion", "binary_dilation")
 
 Vec3f = tuple[float, float, float]
@@ -368,8 +370,8 @@ def config_from_dict(data: dict | None, *, source: str = CONFIG_NAME) -> Config:
     bad = [v for v in cfg.dataset.block_shape if v % BLOCK_MULTIPLE_VX]
     if bad:
         raise ConfigError(f"{source}: dataset.block_shape = {list(cfg.dataset.block_shape)}: "
-                          f"must be multiples of {BLOCK_MULTIPLE_VX} voxels (the grid on which "
-                          f"representative voxels are chosen, so results do not depend on it)")
+                          f"must be multiples of {BLOCK_MULTIPLE_VX} voxels (the chunk grid of "
+                          f"the working directory's Zarr volumes)")
     return cfg
 
 

@@ -567,32 +567,3 @@ def first_voxel_kernel(view, perm):
         slots, cap_bits = _rehash1(keys, slots, cap_bits, n)
     return keys[:n], best[:n]
 
-
-@njit(cache=True, nogil=True)
-def _grid_key(c, x, y, z, off, g, first, counts, n_cells):
-    cx = (x + off[0]) // g - first[0]
-    cy = (y + off[1]) // g - first[1]
-    cz = (z + off[2]) // g - first[2]
-    return (np.uint64(c) - np.uint64(1)) * np.uint64(n_cells) + \
-        np.uint64(cx + counts[0] * (cy + counts[1] * cz)) + np.uint64(1)
-
-
-@njit(cache=True, nogil=True)
-def grid_keys(labels, off, g, first, counts, n_cells, out):  # pragma: no cover - compiled
-    """``out = (labels - 1) * n_cells + cell + 1`` (0 stays 0); cell = the voxel's global
-    ``g``-grid cell, numbered within the block's range of cells.  Loops in memory order."""
-    nx, ny, nz = labels.shape
-    if labels.strides[0] <= labels.strides[2]:  # Fortran order: x fastest
-        for z in range(nz):
-            for y in range(ny):
-                for x in range(nx):
-                    c = labels[x, y, z]
-                    out[x, y, z] = 0 if c == 0 else _grid_key(c, x, y, z, off, g, first,
-                                                              counts, n_cells)
-    else:
-        for x in range(nx):
-            for y in range(ny):
-                for z in range(nz):
-                    c = labels[x, y, z]
-                    out[x, y, z] = 0 if c == 0 else _grid_key(c, x, y, z, off, g, first,
-                                                              counts, n_cells)

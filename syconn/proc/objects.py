@@ -60,15 +60,16 @@ def check_offset(offset_xyz) -> np.ndarray:
 
 
 def object_stats(labels: np.ndarray, *, offset_xyz: Sequence[int] = (0, 0, 0),
-                 rep_grid_vx: int | None = None) -> pa.Table:
+                 rep_lattice_vx: int | None = None) -> pa.Table:
     """Measure every non-zero label of one block.
 
-    With ``rep_grid_vx = g`` the block is also cut along a global grid of g^3 cells, and one row
-    is returned per (object, grid cell) it occupies, each with its own representative candidate
-    (the object's voxel in that cell closest to the object's centroid in that cell).
-    :func:`merge_object_stats` reduces them like rows of different blocks.  Because the grid is
-    global, the candidate set, and so the chosen representative voxel, is the same for every
-    block size that is a multiple of g: this makes ``rep_*`` block-size independent.
+    With ``rep_lattice_vx = h`` the table is meant for ``merge_object_stats(...,
+    rep="lattice")``: each object's row carries its first voxel in this block (raster order z, y,
+    x) as ``rep_*``, and extra candidate rows (``size_vx = 0``, neutral bounding box and sums)
+    list every point of the global lattice of spacing h that lies inside an object.  The merged
+    representative voxel, the lattice point inside the object closest to its centroid (or, for
+    an object no lattice point hits, its first voxel), depends neither on the block size nor on
+    the block layout.
 
     Parameters
     ----------
@@ -95,8 +96,8 @@ def object_stats(labels: np.ndarray, *, offset_xyz: Sequence[int] = (0, 0, 0),
     """
     labels = check_labels(labels)
     off = check_offset(offset_xyz)
-    if rep_grid_vx is not None:
-        return _object_stats_grid(labels, off, int(rep_grid_vx))
+    if rep_lattice_vx is not None:
+        return _object_stats_lattice(labels, off, int(rep_lattice_vx))
     view, perm = K.to_view(labels)
     keys, st, slots, cap_bits = K.stats_pass1(view)
     if keys.shape[0] == 0:
@@ -123,35 +124,39 @@ def object_stats(labels: np.ndarray, *, offset_xyz: Sequence[int] = (0, 0, 0),
     return pa.table(cols, schema=OBJECT_STATS_SCHEMA)
 
 
-def _object_stats_grid(labels: np.ndarray, off: np.ndarray, g: int) -> pa.Table:
-    """object_stats with one row per (object, global g^3 grid cell); see ``rep_grid_vx``."""
-    if g < 1:
-        raise InputError(f"rep_grid_vx: got {g}, expected a positive number of voxels")
-    labels = np.asarray(labels)
-    # grid cell of every voxel, numbered within this block's range of global cells
-    first = off // g
-    counts = (off + np.asarray(labels.shape) - 1) // g - first + 1
-    n_cells = int(np.prod(counts))
-    top = int(labels.max()) if labels.size else 0
-    if top < (2 ** 63) // max(n_cells, 1) - 1:  # keys straight from the ids
-        compact, back = labels, None
-    else:  # huge ids: renumber first so that the keys fit 64 bits
-        compact, remap = fastremap.renumber(labels, in_place=False)
-        back = np.zeros(len(remap) + 1, np.uint64)
-        for orig, new in remap.items():
-            back[new] = orig
-    keys = np.empty(labels.shape, np.uint64, order="F" if compact.flags.f_contiguous else "C")
-    K.grid_keys(compact, off.astype(np.int64), np.int64(g), first.astype(np.int64),
-                counts.astype(np.int64), np.int64(n_cells), keys)
-    t = object_stats(keys, offset_xyz=off)
-    ids = (t["id"].to_numpy() - 1) // np.uint64(n_cells) + np.uint64(1)
-    if back is not None:
-        ids = back[ids]
-    t = t.set_column(0, "id", pa.array(ids, pa.uint64()))
-    return t.take(np.argsort(ids, kind="stable"))
+_BIG = np.iinfo(np.int64).max
+_SMALL = np.iinfo(np.int64).min
 
 
-def merge_object_stats(tables: Sequence[pa.Table]) -> pa.Table:
+def _object_stats_lattice(labels: np.ndarray, off: np.ndarray, h: int) -> pa.Table:
+    """object_stats for block-independent representative voxels; see ``rep_lattice_vx``."""
+    from syconn.proc.stitch import first_voxels
+
+    if h < 1:
+        raise InputError(f"rep_lattice_vx: got {h}, expected a positive number of voxels")
+    t = object_stats(labels, offset_xyz=off)
+    fv = first_voxels(labels, offset_xyz=off)  # same ids, sorted
+    for a in _XYZ:  # main rows: rep = the object's first voxel in this block (raster z, y, x)
+        t = t.set_column(t.schema.get_field_index(f"rep_{a}"), f"rep_{a}", fv[a])
+    # candidate rows: every global lattice point (multiples of h) inside an object
+    start = [(-o) % h for o in off]
+    sub = np.asarray(labels)[start[0]::h, start[1]::h, start[2]::h]
+    idx = np.nonzero(sub)
+    ids = sub[idx].astype(np.uint64)
+    n = len(ids)
+    cand = {"id": ids, "size_vx": np.zeros(n, np.int64)}
+    for a in _XYZ:
+        cand[f"bb_min_{a}"] = np.full(n, _BIG, np.int64)
+    for a in _XYZ:
+        cand[f"bb_max_{a}"] = np.full(n, _SMALL, np.int64)
+    for a in _XYZ:
+        cand[f"sum_{a}"] = np.zeros(n, np.int64)
+    for k, a in enumerate(_XYZ):
+        cand[f"rep_{a}"] = idx[k].astype(np.int64) * h + start[k] + off[k]
+    return pa.concat_tables([t, pa.table(cand, schema=OBJECT_STATS_SCHEMA)])
+
+
+def merge_object_stats(tables: Sequence[pa.Table], *, rep: str = "closest") -> pa.Table:
     """Reduce per-block :func:`object_stats` tables to one row per id.
 
     Sizes and coordinate sums are added, bounding boxes combined.  The representative voxel is,
@@ -166,10 +171,16 @@ def merge_object_stats(tables: Sequence[pa.Table]) -> pa.Table:
     tables : sequence of pyarrow.Table
         Tables with :data:`OBJECT_STATS_SCHEMA` (several may hold the same id).
 
+    rep : {"closest", "lattice"}, keyword-only
+        ``"lattice"`` for tables of ``object_stats(..., rep_lattice_vx=h)``: among the lattice
+        candidate rows (``size_vx == 0``) the one closest to the centroid, else the first voxel
+        in raster order (z, y, x) among the rows' reps.  Apply it once, to all blocks' tables.
+
     Returns
     -------
     pyarrow.Table
-        :data:`OBJECT_STATS_SCHEMA`, sorted by id.  Merging a merged table again is a no-op.
+        :data:`OBJECT_STATS_SCHEMA`, sorted by id.  Merging a merged table again with
+        ``rep="closest"`` is a no-op.
     """
     tables = [t for t in tables if t.num_rows]
     if not tables:
@@ -200,7 +211,18 @@ def merge_object_stats(tables: Sequence[pa.Table]) -> pa.Table:
     d2 = np.zeros(ids.shape[0])
     for a in _XYZ:
         d2 += (c[f"rep_{a}"] - out[f"sum_{a}"][inverse] / size) ** 2
-    pick = np.lexsort((c["rep_z"], c["rep_y"], c["rep_x"], d2, ids))
+    if rep == "lattice":
+        # lattice candidates first (by distance); objects without any: raster-first main rep
+        is_cand = c["size_vx"] == 0
+        has_cand = np.zeros(len(uid), bool)
+        has_cand[inverse[is_cand]] = True
+        usable = np.where(has_cand[inverse], is_cand, True)
+        d2 = np.where(has_cand[inverse], d2, 0.0)
+        pick = np.lexsort((c["rep_x"], c["rep_y"], c["rep_z"], d2, ~usable, ids))
+    elif rep == "closest":
+        pick = np.lexsort((c["rep_z"], c["rep_y"], c["rep_x"], d2, ids))
+    else:
+        raise InputError(f"rep: got {rep!r}, expected 'closest' or 'lattice'")
     first = pick[np.r_[True, ids[pick][1:] != ids[pick][:-1]]]
     for a in _XYZ:
         out[f"rep_{a}"] = c[f"rep_{a}"][first]

@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from syconn.config import BLOCK_MULTIPLE_VX
+from syconn.config import REP_LATTICE_VX
 from syconn.io import create_volume, open_volume
 from syconn.proc import (
     assign_organelles,
@@ -200,7 +200,7 @@ class OrganelleRelabel(_KindTask):
         f = np.load(self.input()["block"].path)
         core = relabel(f["core"], lut)
         sv = self.read_seg(b.offset, b.shape)
-        stats = object_stats(core, offset_xyz=b.offset, rep_grid_vx=BLOCK_MULTIPLE_VX)
+        stats = object_stats(core, offset_xyz=b.offset, rep_lattice_vx=REP_LATTICE_VX)
         ov = overlap_counts(core, np.asfortranarray(sv), names=("org_id", "sv_id"))
         pt_ids = lut[f["pt_id"].astype(np.int64)] if f["pt_id"].size else f["pt_id"]
         # the supervoxel under every surface point: organelles that straddle two cells (vesicle
@@ -244,7 +244,8 @@ class Organelles(_KindTask):
         cfg, kind = self.cfg, self.kind
         co = cfg.cell_objects
         folders = [t.path for t in self.input()["blocks"]]
-        stats = merge_object_stats([read_parquet(f"{p}/stats.parquet") for p in folders])
+        stats = merge_object_stats([read_parquet(f"{p}/stats.parquet") for p in folders],
+                                   rep="lattice")
         keep = pc.greater_equal(stats["size_vx"], getattr(co.min_obj_vx, kind))
         stats = stats.filter(keep)
         ids = stats["id"]

@@ -13,7 +13,7 @@ import luigi
 import numpy as np
 import pyarrow as pa
 
-from syconn.config import BLOCK_MULTIPLE_VX
+from syconn.config import REP_LATTICE_VX
 from syconn.io import open_volume
 from syconn.proc import cells_from_agglomeration, merge_object_stats, merge_rag_edges, object_stats
 from syconn.proc import rag_edges, rag_halo_vx
@@ -47,7 +47,7 @@ class SupervoxelBlock(SyconnTask):
         core = data[:b.shape[0], :b.shape[1], :b.shape[2]]
         with open_volume(self.seg_cache_path(), mode="r+") as cache:
             cache.write(b.offset, core)  # whole chunks of this block only
-        stats = object_stats(core, offset_xyz=b.offset, rep_grid_vx=BLOCK_MULTIPLE_VX)
+        stats = object_stats(core, offset_xyz=b.offset, rep_lattice_vx=REP_LATTICE_VX)
         edges = rag_edges(data, core_shape_vx=b.shape, max_gap_vx=gap)
         with atomic_path(self.output().path) as tmp:
             tmp.mkdir()
@@ -69,7 +69,8 @@ class Supervoxels(SyconnTask):
 
     def run(self):
         folders = [t.path for t in self.input()]
-        stats = merge_object_stats([read_parquet(f"{f}/stats.parquet") for f in folders])
+        stats = merge_object_stats([read_parquet(f"{f}/stats.parquet") for f in folders],
+                                   rep="lattice")
         rag = merge_rag_edges([read_parquet(f"{f}/rag.parquet") for f in folders])
         write_parquet(rag, self.output()["rag"].path)
         write_parquet(stats, self.output()["supervoxels"].path)

@@ -82,9 +82,10 @@ def test_errors_name_the_value():
         overlap_counts(np.zeros((2, 2, 2), np.uint32), np.zeros((2, 2, 3), np.uint32))
 
 
-def test_rep_grid_makes_rep_block_size_independent():
-    """With a global 16^3 candidate grid the chosen rep voxel is the same for any block size
-    that is a multiple of 16, and it always lies inside its object."""
+def test_rep_lattice_makes_rep_block_size_independent():
+    """With candidates on a global lattice (and the first voxel for objects no lattice point
+    hits) the chosen rep voxel is the same for any block layout, and it lies inside its
+    object."""
     from syconn.proc import merge_object_stats, object_stats
 
     rng = np.random.default_rng(0)
@@ -93,15 +94,16 @@ def test_rep_grid_makes_rep_block_size_independent():
     for i in range(30):
         c = rng.integers(0, [64, 64, 48])
         lab[(x - c[0]) ** 2 + (y - c[1]) ** 2 + (z - c[2]) ** 2 < rng.integers(3, 15) ** 2] = i + 1
+    lab[5:7, 6, 7] = 98  # two voxels across a block face at x = 6 in one layout
 
     def blocked(bs):
         return merge_object_stats([
             object_stats(lab[x0:x0 + bs[0], y0:y0 + bs[1], z0:z0 + bs[2]],
-                         offset_xyz=(x0, y0, z0), rep_grid_vx=16)
+                         offset_xyz=(x0, y0, z0), rep_lattice_vx=8)
             for x0 in range(0, 64, bs[0]) for y0 in range(0, 64, bs[1])
-            for z0 in range(0, 48, bs[2])])
+            for z0 in range(0, 48, bs[2])], rep="lattice")
 
-    a, b, c = blocked((32, 32, 16)), blocked((64, 64, 48)), blocked((16, 32, 48))
+    a, b, c = blocked((32, 32, 16)), blocked((64, 64, 48)), blocked((6, 20, 7))
     assert a.equals(b) and a.equals(c)
     whole = merge_object_stats([object_stats(lab)])
     reps = [f"rep_{q}" for q in "xyz"]
@@ -109,3 +111,5 @@ def test_rep_grid_makes_rep_block_size_independent():
     r = a.to_pydict()
     assert all(lab[x_, y_, z_] == i for i, x_, y_, z_ in zip(r["id"], r["rep_x"], r["rep_y"],
                                                              r["rep_z"]))
+    row = {k: v[r["id"].index(98)] for k, v in r.items()}
+    assert (row["rep_x"], row["rep_y"], row["rep_z"]) == (5, 6, 7)  # first voxel, z-y-x order
