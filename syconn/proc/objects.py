@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import fastremap
 import numpy as np
 import pyarrow as pa
 
