@@ -85,22 +85,27 @@ def _blocks(tmp):
     return sorted(Path(tmp).glob("block_*.npz"))
 
 
-def step_mesh_blocks(tmp):
-    from syconn.proc.meshes import mesh_block
-
+def _per_block(tmp, fn, out_name: str, what: str):
+    """Run ``fn`` (mesh_block or skeletonize_block) on every stored block; pickle the pieces."""
     meta = pickle.loads((Path(tmp) / "meta.pkl").read_bytes())
     t0, c0 = time.perf_counter(), time.process_time()
     pieces = {}
     for f in _blocks(tmp):
         with np.load(f) as z:
             lab, off, core = z["labels"], z["offset"], z["core"]
-        for oid, m in mesh_block(lab, voxel_size_nm=VS, offset_xyz=off, core_shape_xyz=core,
-                                 volume_shape_xyz=meta["shape"]).items():
-            pieces.setdefault(oid, []).append(m)
+        for oid, piece in fn(lab, voxel_size_nm=VS, offset_xyz=off, core_shape_xyz=core,
+                             volume_shape_xyz=meta["shape"]).items():
+            pieces.setdefault(oid, []).append(piece)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    (Path(tmp) / "mesh_pieces.pkl").write_bytes(pickle.dumps(pieces))
+    (Path(tmp) / out_name).write_bytes(pickle.dumps(pieces))
     n = sum(len(v) for v in pieces.values())
-    return wall, cpu, _peak_mb(), f"{len(pieces)} objects, {n} pieces"
+    return wall, cpu, _peak_mb(), f"{len(pieces)} {what}, {n} pieces"
+
+
+def step_mesh_blocks(tmp):
+    from syconn.proc.meshes import mesh_block
+
+    return _per_block(tmp, mesh_block, "mesh_pieces.pkl", "objects")
 
 
 def step_mesh_merge(tmp):
@@ -118,19 +123,7 @@ def step_mesh_merge(tmp):
 def step_skel_blocks(tmp):
     from syconn.proc.skeletons import skeletonize_block
 
-    meta = pickle.loads((Path(tmp) / "meta.pkl").read_bytes())
-    t0, c0 = time.perf_counter(), time.process_time()
-    pieces = {}
-    for f in _blocks(tmp):
-        with np.load(f) as z:
-            lab, off, core = z["labels"], z["offset"], z["core"]
-        for oid, s in skeletonize_block(lab, voxel_size_nm=VS, offset_xyz=off, core_shape_xyz=core,
-                                        volume_shape_xyz=meta["shape"]).items():
-            pieces.setdefault(oid, []).append(s)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    (Path(tmp) / "skel_pieces.pkl").write_bytes(pickle.dumps(pieces))
-    n = sum(len(v) for v in pieces.values())
-    return wall, cpu, _peak_mb(), f"{len(pieces)} cells, {n} pieces"
+    return _per_block(tmp, skeletonize_block, "skel_pieces.pkl", "cells")
 
 
 def step_skel_merge(tmp):

@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import luigi
 import numpy as np
@@ -206,10 +206,6 @@ class SyconnTask(luigi.Task):
         except Exception:  # noqa: BLE001  no scheduler attached (direct calls in tests)
             pass
 
-
-def iter_blocks_parquet(paths: Sequence[Path]) -> Iterator[pa.Table]:
-    for p in paths:
-        yield read_parquet(p)
 
 
 def threads_per_worker(n: int = 1) -> None:

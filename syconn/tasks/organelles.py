@@ -287,20 +287,20 @@ class Organelles(_KindTask):
 
 def _best_assignment(assigned: pa.Table, ids: np.ndarray) -> dict[str, pa.Array]:
     """One (cell_id, ratio) per organelle: the assigned cell with the largest ratio, else null."""
-    org = assigned["org_id"].to_numpy()
-    cell = assigned["cell_id"]
-    ratio = assigned["ratio"].to_numpy()
-    valid = ~cell.is_null().to_numpy(zero_copy_only=False)
-    cell_np = cell.fill_null(0).to_numpy()
-    order = np.lexsort((-ratio, ~valid, org))  # per org: assigned first, then largest ratio
-    org_o = org[order]
-    first = order[np.r_[0, np.flatnonzero(np.diff(org_o)) + 1]] if len(org) else order
-    pos = np.searchsorted(org[first], ids) if len(first) else np.zeros(len(ids), int)
-    found = (pos < len(first)) & (org[first][np.minimum(pos, len(first) - 1)] == ids) \
-        if len(first) else np.zeros(len(ids), bool)
-    sel = first[np.minimum(pos, max(len(first) - 1, 0))] if len(first) else pos
-    has_cell = found & (valid[sel] if len(first) else found)
-    cell_out = pa.array(np.where(has_cell, cell_np[sel] if len(first) else 0, 0).astype(np.int64),
-                        mask=~has_cell)
-    ratio_out = pa.array(np.where(found, ratio[sel] if len(first) else 0.0, 0.0))
-    return {"cell_id": cell_out, "ratio": ratio_out}
+    cell_out = np.zeros(len(ids), np.int64)
+    has_cell = np.zeros(len(ids), bool)
+    ratio_out = np.zeros(len(ids))
+    if assigned.num_rows:
+        org = assigned["org_id"].to_numpy()
+        ratio = assigned["ratio"].to_numpy()
+        valid = ~assigned["cell_id"].is_null().to_numpy(zero_copy_only=False)
+        cell = assigned["cell_id"].fill_null(0).to_numpy()
+        order = np.lexsort((-ratio, ~valid, org))  # per org: assigned first, then largest ratio
+        first = order[np.r_[0, np.flatnonzero(np.diff(org[order])) + 1]]
+        pos = np.minimum(np.searchsorted(org[first], ids), len(first) - 1)
+        sel = first[pos]
+        found = org[sel] == ids
+        has_cell = found & valid[sel]
+        cell_out = np.where(has_cell, cell[sel], 0).astype(np.int64)
+        ratio_out = np.where(found, ratio[sel], 0.0)
+    return {"cell_id": pa.array(cell_out, mask=~has_cell), "ratio": pa.array(ratio_out)}
