@@ -4,6 +4,7 @@ from syconn.db.engine import check_connection, is_postgres, make_engine, safe_ur
 from syconn.db.store import (
     bulk_load,
     bulk_load_many,
+    bulk_update,
     current_revision,
     head_revision,
     record_task,
@@ -16,6 +17,7 @@ from syconn.db.store import (
 __all__ = [
     "bulk_load",
     "bulk_load_many",
+    "bulk_update",
     "check_connection",
     "current_revision",
     "head_revision",

@@ -12,7 +12,7 @@ __all__ = ["CELLS", "CELL", "CELL_PARTNERS_OUT", "CELL_PARTNERS_IN", "synapses_q
 
 CELLS = """
 SELECT id, cell_type, size_um3, n_supervoxels, n_synapses_in, n_synapses_out,
-       n_mi, n_vc, x_nm, y_nm, z_nm
+       n_mi, n_vc, cable_length_um, skeleton_status, x_nm, y_nm, z_nm
 FROM cells_full
 ORDER BY size_vx DESC, id
 LIMIT :limit

@@ -125,6 +125,11 @@ cells = Table(
     Column("cable_length_um", Float),
     Column("n_branch_points", BigInteger),
     Column("n_tips", BigInteger),
+    # migration 0006: the outcome of the skeleton step
+    Column("skeleton_status", Text,
+           comment="'ok', 'too_small' (bounding-box diagonal below min_cc_size_ssv), 'empty' "
+                   "(no skeleton path found); NULL before the skeleton step"),
+    Column("n_skeleton_nodes", BigInteger),
     comment="agglomerated cells (connected components of the agglomeration graph)",
 )
 

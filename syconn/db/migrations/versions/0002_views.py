@@ -75,14 +75,17 @@ WHERE s.cell_pre IS NOT NULL AND s.cell_post IS NOT NULL
 GROUP BY s.cell_pre, s.cell_post
 """
 
-_CELL_COLUMNS = (["id", "size_vx"] + _BOX + _REP
-                 + ["n_supervoxels", "is_glia", "cell_type", "cell_type_certainty",
-                    "mesh_area_um2", "volume_um3", "cable_length_um", "n_branch_points",
-                    "n_tips"])
+#: cells columns at revision 0002 (frozen here, like SYNAPSE_COLUMNS)
+CELL_COLUMNS = (["id", "size_vx"] + _BOX + _REP
+                + ["n_supervoxels", "is_glia", "cell_type", "cell_type_certainty",
+                   "mesh_area_um2", "volume_um3", "cable_length_um", "n_branch_points",
+                   "n_tips"])
 
 
-def cells_full_sql() -> str:
-    cols = [f"c.{c}" for c in _CELL_COLUMNS]
+def cells_full_sql(columns=None) -> str:
+    """``CREATE VIEW cells_full``; ``columns`` are the ``cells`` columns it passes through
+    (default: those at revision 0002; later revisions pass theirs)."""
+    cols = [f"c.{c}" for c in (CELL_COLUMNS if columns is None else columns)]
     cols.append("c.size_vx * d.voxel_x_nm * d.voxel_y_nm * d.voxel_z_nm / 1000000000.0 "
                 "AS size_um3")
     cols += [_nm("c", f"rep_{a}", a, f"{a}_nm") for a in "xyz"]
