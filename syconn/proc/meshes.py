@@ -40,6 +40,7 @@ from syconn.errors import InputError
 __all__ = [
     "Mesh",
     "mesh_block",
+    "mesh_voxel_set",
     "weld_meshes",
     "smooth_mesh",
     "merge_meshes",
@@ -279,6 +280,36 @@ def mesh_block(
         out[label] = Mesh(v.astype(np.float32), m.faces.astype(np.uint32))
     mesher.clear()
     return out
+
+
+def mesh_voxel_set(voxels_xyz: np.ndarray, *, voxel_size_nm: Sequence[float],
+                   downsampling: Sequence[int] = (2, 2, 1), simplification_factor: int = 50,
+                   max_simplification_error_nm: float = 40.0) -> Mesh:
+    """Closed mesh of one object given as its mag-1 voxels ``(n, 3)``, max-pooled to
+    ``downsampling`` (synapses: a cleft one voxel thick survives at any orientation, where the
+    striding of :func:`mesh_block` could miss it).  Vertices are in global nm, shifted to the
+    centres of the pooled cells.
+    """
+    ds = _vec3(downsampling, "downsampling", kind="int", positive=True)
+    vs = _vec3(voxel_size_nm, "voxel_size_nm", positive=True)
+    vox = np.asarray(voxels_xyz)
+    if vox.ndim != 2 or vox.shape[1] != 3 or (vox.size and vox.min() < 0):
+        raise InputError(f"voxels_xyz: got shape {vox.shape}, expected (n, 3) voxel coordinates "
+                         ">= 0")
+    if not len(vox):
+        return Mesh.empty()
+    idx = vox.astype(np.int64) // ds
+    lo = np.maximum(idx.min(axis=0) - 1, 0)            # one empty layer below (or the origin)
+    idx -= lo
+    cube = np.zeros(tuple(idx.max(axis=0) + 1), np.uint8, order="F")
+    cube[idx[:, 0], idx[:, 1], idx[:, 2]] = 1
+    got = mesh_block(cube, voxel_size_nm=vs * ds, offset_xyz=lo, downsampling=(1, 1, 1),
+                     simplification_factor=simplification_factor,
+                     max_simplification_error_nm=max_simplification_error_nm)
+    if 1 not in got:
+        return Mesh.empty()
+    m = got[1]
+    return Mesh(m.vertices + ((ds - 1) / 2.0 * vs).astype(np.float32), m.faces)
 
 
 def weld_meshes(pieces: Iterable[Mesh], *, tolerance_nm: float = 0.0) -> Mesh:

@@ -40,6 +40,7 @@ __all__ = [
     "merge_skeletons",
     "skeleton_stats",
     "skeleton_components",
+    "edge_mask",
 ]
 
 TEASAR_PARAMS: dict[str, float] = {
@@ -164,7 +165,8 @@ def skeletonize_block(
             raise InputError(f"teasar_params: unknown key(s) {sorted(unknown)}, allowed: "
                              f"{', '.join(TEASAR_PARAMS)}")
         params.update({k: float(v) for k, v in teasar_params.items()})
-    params["max_paths"] = int(params["max_paths"])
+    for k in ("max_paths", "pdrf_exponent"):          # kimimaro needs integers here
+        params[k] = int(params[k])
     if int(dust_threshold) != dust_threshold or dust_threshold < 0:
         raise InputError(f"dust_threshold: got {dust_threshold!r}, expected an integer >= 0 "
                          "(voxels)")
@@ -262,14 +264,16 @@ def _remove_dust(skel: Skeleton, dust_nm: float) -> Skeleton:
     return _subset(skel, keep_comp[lab])
 
 
-def _connect_components(skel: Skeleton) -> Skeleton:
+def _connect_components(skel: Skeleton) -> tuple[Skeleton, np.ndarray]:
     """Join all components into one (Prim on components: repeatedly add the globally closest
-    vertex pair between the growing tree, seeded with the largest component, and the rest)."""
+    vertex pair between the growing tree, seeded with the largest component, and the rest).
+
+    Returns the skeleton and the added edges ``(k, 2)`` (vertex indices)."""
     from scipy.spatial import cKDTree
 
     n_comp, lab = _components(skel.n_vertices, skel.edges)
     if n_comp <= 1:
-        return skel
+        return skel, np.zeros((0, 2), np.int64)
     v = skel.vertices.astype(np.float64)
     members = [np.flatnonzero(lab == c) for c in range(n_comp)]
     sizes = np.array([len(m) for m in members])
@@ -297,21 +301,27 @@ def _connect_components(skel: Skeleton) -> Skeleton:
         new_edges.append((best_a[c], best_b[c]))
         in_tree[c] = True
         relax(c)
-    edges = np.concatenate([skel.edges.astype(np.int64), np.asarray(new_edges, np.int64)])
-    return Skeleton(skel.vertices, _clean_edges(edges), skel.radii_nm)
+    bridges = np.asarray(new_edges, np.int64).reshape(-1, 2)
+    edges = np.concatenate([skel.edges.astype(np.int64), bridges])
+    return Skeleton(skel.vertices, _clean_edges(edges), skel.radii_nm), bridges
 
 
-def _downsample_paths(skel: Skeleton, factor: int) -> Skeleton:
-    """Keep every ``factor``-th vertex along unbranched paths; tips and branch points stay."""
+def _downsample_paths(skel: Skeleton, factor: int, *, pinned: np.ndarray | None = None
+                      ) -> tuple[Skeleton, np.ndarray]:
+    """Keep every ``factor``-th vertex along unbranched paths; tips, branch points and
+    ``pinned`` vertex indices stay.  Returns the skeleton and the old -> new vertex index map
+    (-1 for dropped vertices)."""
     n = skel.n_vertices
     if factor <= 1 or n == 0 or skel.n_edges == 0:
-        return skel
+        return skel, np.arange(n)
     e = skel.edges.astype(np.int64)
     deg = np.bincount(e.ravel(), minlength=n)
     order = np.argsort(np.concatenate([e[:, 0], e[:, 1]]), kind="stable")
     nbr_all = np.concatenate([e[:, 1], e[:, 0]])[order]
     ptr = np.concatenate([[0], np.cumsum(deg)])
     keep = deg != 2
+    if pinned is not None and len(pinned):
+        keep[np.asarray(pinned, np.int64)] = True
     visited = np.zeros(n, bool)
     new_edges: list[tuple[int, int]] = []
 
@@ -332,14 +342,15 @@ def _downsample_paths(skel: Skeleton, factor: int) -> Skeleton:
             keep[x] = True
         new_edges.extend(zip(kept[:-1], kept[1:]))
 
-    for s in np.flatnonzero(deg != 2):
+    start = keep.copy()                       # tips, branch points and pinned vertices
+    for s in np.flatnonzero(start):
         for b in nbr_all[ptr[s]: ptr[s + 1]]:
-            if deg[b] == 2 and visited[b]:
+            if not start[b] and visited[b]:
                 continue
-            if deg[b] != 2 and b < s:
-                continue                      # critical-critical edge: add once
+            if start[b] and b < s:
+                continue                      # edge between two start vertices: add once
             walk(int(s), int(b))
-    for s in np.flatnonzero((deg == 2) & ~visited):   # pure cycles (no critical vertex)
+    for s in np.flatnonzero(~start & ~visited):   # pure cycles (no start vertex)
         if visited[s]:
             continue
         keep[s] = True
@@ -347,7 +358,8 @@ def _downsample_paths(skel: Skeleton, factor: int) -> Skeleton:
         walk(int(s), int(nbr_all[ptr[s]]))
     remap = np.cumsum(keep) - 1
     ne = remap[np.asarray(new_edges, np.int64).reshape(-1, 2)]
-    return Skeleton(skel.vertices[keep], _clean_edges(ne), skel.radii_nm[keep])
+    return (Skeleton(skel.vertices[keep], _clean_edges(ne), skel.radii_nm[keep]),
+            np.where(keep, remap, -1))
 
 
 def merge_skeletons(
@@ -356,7 +368,8 @@ def merge_skeletons(
     dust_threshold_nm: float = 250.0,
     tick_threshold_nm: float = 500.0,
     downsample: int = 10,
-) -> Skeleton:
+    return_bridges: bool = False,
+) -> Skeleton | tuple[Skeleton, np.ndarray]:
     """One connected skeleton (a tree) per cell from its block pieces.
 
     Steps: weld vertices with identical coordinates (block-face vertices; radius = max), drop
@@ -366,13 +379,19 @@ def merge_skeletons(
     joined into one tree by repeatedly adding the shortest vertex pair between the growing tree
     and another component; finally every ``downsample``-th vertex kept along unbranched paths
     (SyConn ``downsample(10)``; 1 = off).  Deterministic and independent of the piece order.
+
+    With ``return_bridges`` also returns a boolean mask over the result's edges marking the
+    *bridges*: straight edges added only to connect components (parts of a cell that leave the
+    volume and come back, or pieces the dust filter of a block dropped).  They are not traced
+    cable; :func:`skeleton_stats` can leave them out.
     """
     import kimimaro
     import osteoid
 
     pieces = [p for p in pieces if p.n_vertices]
     if not pieces:
-        return Skeleton.empty()
+        empty = Skeleton.empty()
+        return (empty, np.zeros(0, bool)) if return_bridges else empty
     for name, val in (("dust_threshold_nm", dust_threshold_nm),
                       ("tick_threshold_nm", tick_threshold_nm)):
         if not val >= 0:
@@ -387,20 +406,40 @@ def merge_skeletons(
         skel = _weld([Skeleton(np.asarray(o.vertices), np.asarray(o.edges),
                                np.asarray(o.radius))])
     skel = _remove_dust(skel, float(dust_threshold_nm))
-    skel = _connect_components(skel)
-    return _downsample_paths(skel, int(downsample))
+    skel, bridges = _connect_components(skel)
+    skel, remap = _downsample_paths(skel, int(downsample), pinned=bridges.ravel())
+    if not return_bridges:
+        return skel
+    return skel, edge_mask(skel, remap[bridges])
+
+
+def edge_mask(skel: Skeleton, pairs: np.ndarray) -> np.ndarray:
+    """Boolean mask over ``skel.edges`` of the undirected vertex ``pairs`` ``(k, 2)``."""
+    if skel.n_edges == 0 or len(pairs) == 0:
+        return np.zeros(skel.n_edges, bool)
+    n = np.int64(skel.n_vertices)
+    e = np.sort(skel.edges.astype(np.int64), axis=1)
+    p = np.sort(np.asarray(pairs, np.int64).reshape(-1, 2), axis=1)
+    return np.isin(e[:, 0] * n + e[:, 1], p[:, 0] * n + p[:, 1])
 
 
 # --------------------------------------------------------------------------------------------
 # statistics
 # --------------------------------------------------------------------------------------------
 
-def skeleton_stats(skel: Skeleton) -> tuple[float, int, int]:
-    """``(cable_length_um, n_branch_points, n_tips)``: branch points have degree >= 3, tips 1."""
+def skeleton_stats(skel: Skeleton, *, exclude_edges: np.ndarray | None = None
+                   ) -> tuple[float, int, int]:
+    """``(cable_length_um, n_branch_points, n_tips)``: branch points have degree >= 3, tips 1.
+
+    ``exclude_edges``: boolean mask of edges left out of the cable length (bridges from
+    :func:`merge_skeletons`); degrees count every edge."""
     if skel.n_edges == 0:
         return 0.0, 0, 0
     deg = np.bincount(skel.edges.astype(np.int64).ravel(), minlength=skel.n_vertices)
-    return float(_edge_lengths(skel).sum() / 1000.0), int((deg >= 3).sum()), int((deg == 1).sum())
+    lengths = _edge_lengths(skel)
+    if exclude_edges is not None:
+        lengths = lengths[~np.asarray(exclude_edges, bool)]
+    return float(lengths.sum() / 1000.0), int((deg >= 3).sum()), int((deg == 1).sum())
 
 
 def skeleton_components(skel: Skeleton) -> int:

@@ -10,6 +10,7 @@ from syconn.proc.meshes import (
     merge_meshes,
     mesh_area_nm2,
     mesh_block,
+    mesh_voxel_set,
     mesh_volume_nm3,
     smooth_mesh,
     weld_meshes,
@@ -147,3 +148,16 @@ def test_missing_overlap_is_an_error():
     with pytest.raises(InputError, match="overlap"):
         mesh_block(np.zeros((64, 64, 32), np.uint32), voxel_size_nm=VS, core_shape_xyz=(64, 64, 32),
                    volume_shape_xyz=(128, 128, 64))
+
+
+def test_voxel_set_mesh_keeps_a_one_voxel_sheet_at_an_odd_coordinate():
+    # a cleft one voxel thick at x = 33: striding by 2 would miss it, max pooling keeps it
+    yy, zz = np.meshgrid(np.arange(40, 80), np.arange(10, 30), indexing="ij")
+    vox = np.c_[np.full(yy.size, 33), yy.ravel(), zz.ravel()]
+    m = mesh_voxel_set(vox, voxel_size_nm=(10, 10, 20), downsampling=(2, 2, 1))
+    assert len(boundary_edges(m)) == 0
+    # two faces of 400 nm x 400 nm plus a thin rim
+    assert mesh_area_nm2(m) / 1e6 == pytest.approx(0.32, rel=0.08)
+    # centred on the pooled cell of voxels 32-33 (325 nm), 2 x 10 nm thick
+    assert m.vertices[:, 0].min() == pytest.approx(315) and m.vertices[:, 0].max() == 335
+    assert mesh_voxel_set(np.zeros((0, 3), int), voxel_size_nm=(10, 10, 20)).n_faces == 0

@@ -102,6 +102,35 @@ def test_merge_connects_components_and_removes_dust():
     assert alone.n_vertices == 2
 
 
+def test_bridges_are_marked_and_left_out_of_the_cable():
+    xa = np.arange(21) * 100.0                       # 0 .. 2000 nm
+    xb = 2600.0 + np.arange(11) * 100.0              # 2600 .. 3600 nm: a 600 nm gap
+    a = Skeleton(np.c_[xa, 0 * xa, 0 * xa], [[i, i + 1] for i in range(20)], np.full(21, 50))
+    b = Skeleton(np.c_[xb, 0 * xb, 0 * xb], [[i, i + 1] for i in range(10)], np.full(11, 50))
+    m, bridges = merge_skeletons([a, b], downsample=10, return_bridges=True)
+    assert skeleton_components(m) == 1 and bridges.sum() == 1
+    ends = np.sort(m.vertices[m.edges[bridges][0].astype(int), 0])
+    assert ends.tolist() == [2000.0, 2600.0]          # the closest pair, kept by the downsampling
+    assert skeleton_stats(m)[0] == pytest.approx(3.6)
+    assert skeleton_stats(m, exclude_edges=bridges)[0] == pytest.approx(3.0)
+    single, none = merge_skeletons([a], return_bridges=True)
+    assert not none.any() and len(none) == single.n_edges
+
+
+def test_bridge_to_a_tip_keeps_the_path_beyond_it():
+    # the bridge joins the middle of a to the end of b: b's end gets degree 2 and is pinned; the
+    # downsampling must still walk the rest of b from there (it once dropped it)
+    xa = np.arange(21) * 100.0
+    yb = 600.0 + np.arange(11) * 100.0
+    a = Skeleton(np.c_[xa, 0 * xa, 0 * xa], [[i, i + 1] for i in range(20)], np.full(21, 50))
+    b = Skeleton(np.c_[0 * yb + 1000, yb, 0 * yb], [[i, i + 1] for i in range(10)],
+                 np.full(11, 50))
+    m, bridges = merge_skeletons([a, b], downsample=10, return_bridges=True)
+    assert skeleton_components(m) == 1 and bridges.sum() == 1
+    assert skeleton_stats(m, exclude_edges=bridges)[0] == pytest.approx(3.0)
+    assert m.vertices[:, 1].max() == 1600.0
+
+
 def test_shared_block_vertices_are_welded():
     a = Skeleton([[0, 0, 0], [100, 0, 0]], [[0, 1]], [30, 40])
     b = Skeleton([[100, 0, 0], [200, 0, 0]], [[0, 1]], [50, 30])
