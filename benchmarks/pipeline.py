@@ -18,6 +18,7 @@ from pathlib import Path
 
 VOXEL_STEPS = {  # step -> how many times it covers the volume
     "SupervoxelBlock": 1, "OrganelleBlock": 3, "OrganelleRelabel": 3, "ContactBlock": 1,
+    "MeshBlock": 4, "SkeletonBlock": 1,  # meshes of cells, mi, vc, sj; skeletons of cells
 }
 
 

@@ -202,8 +202,10 @@ class MeshDownsampling:
 @dataclass
 class MeshesConfig:
     downsampling: MeshDownsampling = _f(MeshDownsampling())
-    mesh_min_obj_vx: int = _f(100, ge=0)
+    mesh_min_obj_vx: int = _f(100, ge=0, doc="objects with fewer voxels get no mesh")
     meshing_props: MeshingProps = _f(MeshingProps())
+    smoothing_iterations: int = _f(5, ge=0, doc="Taubin smoothing iterations after welding "
+                                   "(not in the original: removes the marching-cubes staircase)")
 
 
 @dataclass
@@ -219,12 +221,25 @@ class KimimaroSkelgen:
     const: float = _f(500.0, ge=0, doc="TEASAR invalidation constant (nm)")
     pdrf_scale: float = _f(100000.0, gt=0)
     pdrf_exponent: int = _f(4, ge=1)
+    soma_detection_threshold: float = _f(1000.0, ge=0, doc="nm")
+    soma_acceptance_threshold: float = _f(3000.0, ge=0, doc="nm")
+    soma_invalidation_scale: float = _f(1.0, ge=0)
+    soma_invalidation_const: float = _f(2000.0, ge=0, doc="nm")
+    max_paths: int = _f(100, ge=1, doc="TEASAR paths per object and block")
+    fix_branching: bool = True
+    fill_holes: bool = True
 
 
 @dataclass
 class SkeletonConfig:
     kimimaro_merge: KimimaroMerge = _f(KimimaroMerge())
     kimimaro_skelgen: KimimaroSkelgen = _f(KimimaroSkelgen())
+    downsample: int = _f(10, ge=1, doc="keep every n-th node along unbranched paths (1 = all)")
+    block_shape: Vec3i = _f((768, 768, 512), ge=16,
+                            doc="skeletonization cube (x, y, z) in voxels; TEASAR needs cubes much "
+                                "wider than its invalidation radius.  The original's is "
+                                "1024x1024x512; kimimaro takes about 25 bytes per downsampled "
+                                "voxel, so that would need ~3.5 GB per worker, this ~2 GB")
 
 
 @dataclass
@@ -367,11 +382,12 @@ def config_from_dict(data: dict | None, *, source: str = CONFIG_NAME) -> Config:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
     cfg = _build(Config, data, "", source)
-    bad = [v for v in cfg.dataset.block_shape if v % BLOCK_MULTIPLE_VX]
-    if bad:
-        raise ConfigError(f"{source}: dataset.block_shape = {list(cfg.dataset.block_shape)}: "
-                          f"must be multiples of {BLOCK_MULTIPLE_VX} voxels (the chunk grid of "
-                          f"the working directory's Zarr volumes)")
+    for key, shape in (("dataset.block_shape", cfg.dataset.block_shape),
+                       ("skeleton.block_shape", cfg.skeleton.block_shape)):
+        if any(v % BLOCK_MULTIPLE_VX for v in shape):
+            raise ConfigError(f"{source}: {key} = {list(shape)}: must be multiples of "
+                              f"{BLOCK_MULTIPLE_VX} voxels (the chunk grid of the working "
+                              f"directory's Zarr volumes)")
     return cfg
 
 

@@ -2,6 +2,17 @@
 
 from syconn.tasks.base import Block, block_grid
 from syconn.tasks.matrix import MatrixExport
+from syconn.tasks.morphology import (
+    CellMorphology,
+    Meshes,
+    MeshBlock,
+    MeshMerge,
+    Morphology,
+    SkeletonBlock,
+    SkeletonMerge,
+    Skeletons,
+    SynapseMeshes,
+)
 from syconn.tasks.organelles import OrganelleBlock, OrganelleRelabel, Organelles, OrganelleStitch
 from syconn.tasks.pipeline import Pipeline
 from syconn.tasks.prepare import Prepare
@@ -10,4 +21,6 @@ from syconn.tasks.synapses import ContactBlock, Synapses
 
 __all__ = ["Block", "block_grid", "Prepare", "SupervoxelBlock", "Supervoxels", "Cells",
            "OrganelleBlock", "OrganelleStitch", "OrganelleRelabel", "Organelles", "Pipeline",
-           "ContactBlock", "Synapses", "MatrixExport"]
+           "ContactBlock", "Synapses", "MatrixExport", "MeshBlock", "MeshMerge", "Meshes",
+           "SynapseMeshes", "SkeletonBlock", "SkeletonMerge", "Skeletons", "CellMorphology",
+           "Morphology"]

@@ -49,6 +49,7 @@ from syconn.tasks.base import (
     DBTarget,
     SyconnTask,
     atomic_path,
+    cache_chunks,
     grid_counts,
     read_parquet,
     write_parquet,
@@ -57,17 +58,21 @@ from syconn.tasks.prepare import Prepare
 from syconn.tasks.supervoxels import Cells, SupervoxelBlock, sv_to_cell_path
 
 __all__ = ["OrganelleBlock", "OrganelleStitch", "OrganelleRelabel", "Organelles", "KINDS",
-           "organelle_dir", "WATERSHED_MARGIN_NM", "SURFACE_STRIDE"]
+           "organelle_dir", "organelle_sections", "WATERSHED_MARGIN_NM", "SURFACE_STRIDE"]
 
 KINDS = ("mi", "vc", "sj")
 WATERSHED_MARGIN_NM = 500.0
 SURFACE_STRIDE = 2  # keep about every 2nd surface voxel (the original: every 2nd mesh vertex)
 
 
+def organelle_sections(kind: str) -> tuple[str, ...]:
+    """Config sections the labels of one organelle kind depend on."""
+    return (f"cell_objects.probathresholds.{kind}", f"cell_objects.extract_morph_op.{kind}",
+            f"cell_objects.min_seed_vx.{kind}")
+
+
 def organelle_dir(task: SyconnTask, kind: str):
-    return task.step_dir(f"organelles_{kind}", f"cell_objects.probathresholds.{kind}",
-                         f"cell_objects.extract_morph_op.{kind}",
-                         f"cell_objects.min_seed_vx.{kind}")
+    return task.step_dir(f"organelles_{kind}", *organelle_sections(kind))
 
 
 def organelle_halo(cfg, kind: str) -> tuple[int, int, int]:
@@ -171,9 +176,9 @@ class OrganelleStitch(_KindTask):
                         "block_b": np.full(len(pr), nb, np.int64), "local_b": pr[:, 1]}))
             self.progress(b.index + 1, len(self.blocks), "stitched")
         luts = resolve_global_ids(n_labels, fvs, pa.concat_tables(pairs) if pairs else None)
-        # the global label volume, filled by OrganelleRelabel (one zarr chunk per block)
+        # the global label volume, filled by OrganelleRelabel (chunks never straddle blocks)
         create_volume(self.kdir / "labels.zarr", self.dataset_shape(), np.uint64,
-                      chunks=self.cfg.dataset.block_shape,
+                      chunks=cache_chunks(self.cfg.dataset.block_shape),
                       voxel_size_nm=self.cfg.dataset.voxel_size_nm, overwrite=True)
         with atomic_path(self.output().path) as tmp:
             with open(tmp, "wb") as fh:
@@ -212,7 +217,7 @@ class OrganelleRelabel(_KindTask):
                         "sv_id": pa.array(pt_sv, pa.uint64())})
         pts = pts.filter(pc.not_equal(pts["org_id"], 0))
         with open_volume(self.kdir / "labels.zarr", mode="r+") as vol:
-            vol.write(b.offset, core)  # aligned to the zarr chunks: no two blocks share one
+            vol.write(b.offset, core)  # whole chunks of this block only (cache_chunks)
         with atomic_path(self.output().path) as tmp:
             tmp.mkdir()
             write_parquet(stats, tmp / "stats.parquet")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import luigi
 
 from syconn.tasks.matrix import MatrixExport
+from syconn.tasks.morphology import Morphology
 from syconn.tasks.organelles import KINDS, Organelles
 from syconn.tasks.supervoxels import Cells
 
@@ -21,3 +22,4 @@ class Pipeline(luigi.WrapperTask):
         for kind in KINDS:
             yield Organelles(working_dir=self.working_dir, kind=kind)
         yield MatrixExport(working_dir=self.working_dir)
+        yield Morphology(working_dir=self.working_dir)

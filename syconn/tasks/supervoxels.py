@@ -9,6 +9,7 @@ groups supervoxels by the agglomeration graph (cell id = smallest supervoxel id)
 
 from __future__ import annotations
 
+import fastremap
 import luigi
 import numpy as np
 import pyarrow as pa
@@ -20,7 +21,8 @@ from syconn.proc import rag_edges, rag_halo_vx
 from syconn.tasks.base import DBTarget, SyconnTask, atomic_path, read_parquet, write_parquet
 from syconn.tasks.prepare import Prepare
 
-__all__ = ["SupervoxelBlock", "Supervoxels", "Cells", "cell_table", "sv_to_cell_path"]
+__all__ = ["SupervoxelBlock", "Supervoxels", "Cells", "cell_table", "sv_to_cell_path",
+           "read_sv_to_cell", "cell_labels", "read_cell_table"]
 
 _AXES = "xyz"
 
@@ -114,6 +116,34 @@ def cell_table(svs: pa.Table, sv_to_cell: pa.Table) -> pa.Table:
 
 def sv_to_cell_path(task: SyconnTask):
     return task.step_dir("cells", "cell_objects.rag_max_gap_vx") / "sv_to_cell.parquet"
+
+
+def read_sv_to_cell(task: SyconnTask) -> tuple[np.ndarray, np.ndarray]:
+    """The ``Cells`` mapping as two arrays sorted by supervoxel id: (sv ids, cell ids), uint64."""
+    mapping = read_parquet(sv_to_cell_path(task))
+    sv = mapping["sv_id"].to_numpy().astype(np.uint64)
+    order = np.argsort(sv)
+    return sv[order], mapping["cell_id"].to_numpy().astype(np.uint64)[order]
+
+
+def cell_labels(seg: np.ndarray, sv_ids: np.ndarray, cell_ids: np.ndarray) -> np.ndarray:
+    """Supervoxel ids -> cell ids, in place; ids absent from the mapping keep their own id, 0
+    stays 0.  ``sv_ids`` sorted (:func:`read_sv_to_cell`)."""
+    present = fastremap.unique(seg)
+    present = present[present != 0]
+    pos = np.searchsorted(sv_ids, present)
+    pos_c = np.minimum(pos, max(len(sv_ids) - 1, 0))
+    found = (pos < len(sv_ids)) & (sv_ids[pos_c] == present) if len(sv_ids) else \
+        np.zeros(len(present), bool)
+    mapping = {int(s): int(c) for s, c in zip(present[found], cell_ids[pos_c[found]])}
+    return fastremap.remap(seg, mapping, preserve_missing_labels=True, in_place=True)
+
+
+def read_cell_table(task: SyconnTask) -> pa.Table:
+    """The ``cells`` rows (size, bounding box, rep voxel) from the step files, without SQL."""
+    svs = read_parquet(task.step_dir("supervoxels", "cell_objects.rag_max_gap_vx")
+                       / "supervoxels.parquet")
+    return cell_table(svs, read_parquet(sv_to_cell_path(task)))
 
 
 class Cells(SyconnTask):

@@ -31,7 +31,6 @@ Choices worth knowing:
 
 from __future__ import annotations
 
-import fastremap
 import luigi
 import numpy as np
 import pyarrow as pa
@@ -51,7 +50,7 @@ from syconn.proc import (
 from syconn.proc.synapses import _hash_cols
 from syconn.tasks.base import DBTarget, SyconnTask, atomic_path, read_parquet, write_parquet
 from syconn.tasks.organelles import OrganelleRelabel, Organelles, organelle_dir
-from syconn.tasks.supervoxels import Cells, sv_to_cell_path
+from syconn.tasks.supervoxels import Cells, cell_labels, read_sv_to_cell, sv_to_cell_path
 
 __all__ = ["ContactBlock", "Synapses", "contact_dir", "synapses_dir", "contact_site_ids",
            "contact_options"]
@@ -88,18 +87,6 @@ def contact_site_ids(cell_a, cell_b) -> np.ndarray:
     return h.astype(np.int64)
 
 
-def _cells_of(seg: np.ndarray, sv_ids: np.ndarray, cell_ids: np.ndarray) -> np.ndarray:
-    """Supervoxel ids -> cell ids; ids absent from the mapping keep their own id, 0 stays 0."""
-    present = fastremap.unique(seg)
-    present = present[present != 0]
-    pos = np.searchsorted(sv_ids, present)
-    pos_c = np.minimum(pos, max(len(sv_ids) - 1, 0))
-    found = (pos < len(sv_ids)) & (sv_ids[pos_c] == present) if len(sv_ids) else \
-        np.zeros(len(present), bool)
-    mapping = {int(s): int(c) for s, c in zip(present[found], cell_ids[pos_c[found]])}
-    return fastremap.remap(seg, mapping, preserve_missing_labels=True, in_place=True)
-
-
 class ContactBlock(SyconnTask):
     """Contacts and synapse-fragment voxels of one block -> ``contacts-<hash>/block_NNNNN/``."""
 
@@ -122,11 +109,7 @@ class ContactBlock(SyconnTask):
         halo = contact_halo_vx(**opts)
         off, shp = b.grown(halo, halo)
         seg = self.read_seg(off, shp)  # the Zarr copy: halo reads touch thin chunk shells
-        mapping = read_parquet(sv_to_cell_path(self))
-        order = np.argsort(mapping["sv_id"].to_numpy())
-        sv = mapping["sv_id"].to_numpy()[order].astype(seg.dtype, copy=False)
-        cell = mapping["cell_id"].to_numpy()[order].astype(seg.dtype, copy=False)
-        cells = _cells_of(seg, sv, cell)
+        cells = cell_labels(seg, *read_sv_to_cell(self))
 
         maps = {}
         for kind in ("sj", "sym", "asym"):  # optional: without sj no synapses, without sym/asym

@@ -1,0 +1,53 @@
+"""Pieces files and the cells morphology rows, on tiny hand-made inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from syconn.tasks.morphology import (
+    cell_morphology_rows,
+    n_merge_shards,
+    read_pieces,
+    skeleton_candidates,
+    write_pieces,
+)
+
+
+def test_pieces_round_trip_by_shard(tmp_path):
+    v = lambda n: np.arange(3 * n, dtype=np.float32).reshape(n, 3)  # noqa: E731
+    f = lambda n: np.zeros((n, 3), np.uint32)  # noqa: E731
+    write_pieces(tmp_path / "b0.npz", {4: (v(2), f(1)), 7: (v(3), f(2)), 9: (v(1), f(0))}, 3)
+    write_pieces(tmp_path / "b1.npz", {7: (v(5), f(4))}, 3)
+    paths = [tmp_path / "b0.npz", tmp_path / "b1.npz"]
+    s0 = read_pieces(paths, 0)                   # 9 % 3 == 0
+    s1 = read_pieces(paths, 1)                   # 4 and 7
+    assert sorted(s0) == [9] and sorted(s1) == [4, 7]
+    assert [p[0].shape[0] for p in s1[7]] == [3, 5] and s1[7][1][1].shape == (4, 3)
+    np.testing.assert_array_equal(s1[4][0][0], v(2))
+    assert read_pieces(paths, 2) == {}
+
+
+def test_merge_shards_grow_with_the_grid():
+    assert [n_merge_shards(n) for n in (1, 4, 5, 18, 10**6)] == [1, 1, 2, 5, 256]
+
+
+def test_cell_rows_say_why_there_is_no_skeleton():
+    cells = pa.table({"id": [1, 2, 3, 4],
+                      "bb_min_x": [0, 0, 0, 0], "bb_min_y": [0, 0, 0, 0], "bb_min_z": [0, 0, 0, 0],
+                      "bb_max_x": [400, 100, 400, 400], "bb_max_y": [300, 10, 300, 300],
+                      "bb_max_z": [1, 1, 1, 1]})
+    ok = skeleton_candidates(cells, (10.0, 10.0, 20.0), 5000.0)   # 5 µm diagonal vs 4x3 µm
+    assert ok.tolist() == [True, False, True, True]
+    meshes = pa.table({"id": pa.array([1, 2, 3], pa.uint64()), "area_um2": [10.0, 1.0, 5.0],
+                       "volume_um3": [2.0, 0.1, 1.0]})
+    skels = pa.table({"id": pa.array([1, 3], pa.uint64()), "n_nodes": [12, 0],
+                      "cable_length_um": [7.5, 0.0], "n_branch_points": [1, 0],
+                      "n_tips": [3, 0]})
+    rows = cell_morphology_rows(cells, meshes, skels, ok).to_pydict()
+    assert rows["skeleton_status"] == ["ok", "too_small", "empty", "empty"]
+    assert rows["cable_length_um"] == [7.5, None, None, None]
+    assert rows["n_tips"] == [3, None, None, None]
+    assert rows["n_skeleton_nodes"] == [12, None, None, None]
+    assert rows["mesh_area_um2"] == [10.0, 1.0, 5.0, None]
+    assert rows["volume_um3"] == [2.0, 0.1, 1.0, None]
