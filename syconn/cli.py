@@ -229,6 +229,34 @@ def matrix(
         typer.echo(str(p))
 
 
+@app.command("export")
+def export_cmd(
+    wd: Path = WD_ARG,
+    fmt: str = typer.Argument(..., metavar="FORMAT", help="ply, obj, swc or neuroglancer"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="destination folder (default WD/export/FORMAT)"),
+    cells: Optional[str] = typer.Option(None, "--cells",
+                                        help="comma-separated cell ids (default: all cells)"),
+    kind: str = typer.Option("cells", "--kind",
+                             help="ply/obj: meshes of cells, mi, vc, sj or syn (synapses)"),
+    volume: bool = typer.Option(False, "--volume/--no-volume",
+                                help="neuroglancer: also write the cell label volume (raw uint64 "
+                                     "chunks: 8 bytes per voxel)"),
+) -> None:
+    """Export meshes (ply, obj), skeletons (swc) or everything for Neuroglancer."""
+    from syconn.errors import InputError
+    from syconn.export import export
+
+    ids = None
+    if cells is not None:
+        try:
+            ids = [int(c) for c in cells.replace(" ", "").split(",") if c]
+        except ValueError:
+            raise InputError(f"--cells: got {cells!r}, expected comma-separated integer ids") \
+                from None
+    export(wd, fmt, out, cells=ids, kind=kind, volume=volume, log=typer.echo)
+
+
 def _register_optional() -> None:
     """Commands whose modules may be missing in a partial checkout register themselves here."""
     try:

@@ -152,3 +152,162 @@ def evaluate(wd: Path | str, gt_dir: Path | str) -> Evaluation:
         n_true_mitochondria=mito_true, n_predicted_mitochondria=int(mito_pred),
         mitochondria_count_error=(mito_pred - mito_true) / mito_true if mito_true else 0.0,
         supervoxel_to_cell_exact=wrong == 0, n_supervoxels_wrong_cell=wrong)
+
+
+# --------------------------------------------------------------------------------------------
+# skeletons
+# --------------------------------------------------------------------------------------------
+
+SKELETON_TOLERANCE = 0.10
+_SPINE = ("spine_neck", "spine_head")
+
+
+@dataclass
+class SkeletonEvaluation:
+    """Cable length of the neurites (soma and spines excluded on both sides) per neuron."""
+
+    n_neurons: int              # neurons in the ground truth
+    n_evaluated: int            # of those: skeletonized (skeleton_status 'ok')
+    n_too_small: int            # 'too_small' (bounding-box diagonal below min_cc_size_ssv)
+    n_empty: int                # 'empty' (large enough, but no path found)
+    fraction_within: float      # of evaluated: |pred - true| <= tolerance * true
+    tolerance: float
+    median_abs_error: float     # median |pred - true| / true
+    nodes_inside: float         # fraction of all skeleton nodes inside their cell
+    max_components: int         # largest number of connected components of one skeleton
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def lines(self) -> list[str]:
+        return [
+            f"skeletons: {self.n_evaluated} of {self.n_neurons} neurons ({self.n_too_small} "
+            f"too small, {self.n_empty} empty); neurite cable within "
+            f"{100 * self.tolerance:.0f} % of the truth for {100 * self.fraction_within:.1f} % "
+            f"(median error {100 * self.median_abs_error:.1f} %)",
+            f"skeleton nodes inside their cell: {100 * self.nodes_inside:.2f} %; "
+            f"components per skeleton at most {self.max_components}",
+        ]
+
+
+def _labels_at(spec: str, points_vx: np.ndarray, block: int = 256) -> np.ndarray:
+    """Segmentation values at integer voxel points, read block by block."""
+    from syconn.io import open_volume
+
+    out = np.zeros(len(points_vx), np.uint64)
+    if not len(points_vx):
+        return out
+    key = points_vx // block
+    order = np.lexsort(key.T[::-1])
+    key_s = key[order]
+    starts = np.r_[0, np.flatnonzero((np.diff(key_s, axis=0) != 0).any(axis=1)) + 1, len(order)]
+    with open_volume(spec) as vol:
+        for a, b in zip(starts[:-1], starts[1:]):
+            idx = order[a:b]
+            off = key_s[a] * block
+            p = points_vx[idx] - off
+            data = vol.read(tuple(int(v) for v in off), tuple(int(v) for v in p.max(axis=0) + 1))
+            out[idx] = data[p[:, 0], p[:, 1], p[:, 2]]
+    return out
+
+
+def evaluate_skeletons(wd: Path | str, gt_dir: Path | str, *,
+                       tolerance: float = SKELETON_TOLERANCE) -> tuple[SkeletonEvaluation,
+                                                                       pd.DataFrame]:
+    """Score the cell skeletons of ``wd`` against the ground-truth skeletons of ``gt_dir``.
+
+    Compared per neuron is the *neurite* cable length: the soma and the spines are left out on
+    both sides, since TEASAR with SyConn's parameters (invalidation radius 2 x radius + 500 nm)
+    deliberately resolves neither (a soma becomes a fan of paths, protrusions shorter than the
+    invalidation radius are not traced), and the original predicts spines from meshes instead.
+    Ground truth: edges of compartment axon or dendrite.  Prediction: skeleton edges whose
+    midpoint lies inside the cell (straight bridges between parts of a cell that leave the
+    volume and return are not cable), outside the true soma sphere, and whose nearest true node
+    of that cell is not a spine node.  Returns the summary and a per-neuron table.
+    """
+    from scipy.spatial import cKDTree
+
+    from syconn.tasks.morphology import skeleton_store
+
+    gt_dir = Path(gt_dir)
+    meta = json.loads((gt_dir / "synth.json").read_text()) if (gt_dir / "synth.json").is_file() \
+        else None
+    if meta is None:
+        raise InputError(f"{gt_dir}: no synth.json: not a 'syconn synth' dataset")
+    tables = {k: gt_dir / v for k, v in meta["ground_truth"]["tables"].items()}
+    cfg = load_config(wd)
+    vs = np.asarray(cfg.dataset.voxel_size_nm, np.float64)
+    cells = pd.read_parquet(tables["cells"]).set_index("cell_id")
+    neurons = cells[~cells["is_glia"]]
+    skel = pd.read_parquet(tables["skeletons"])
+    sv_cell = pd.read_parquet(tables["supervoxels"])
+    sv_ids = sv_cell["sv_id"].to_numpy().astype(np.uint64)
+    order = np.argsort(sv_ids)
+    sv_ids, sv_cells = sv_ids[order], sv_cell["cell_id"].to_numpy()[order]
+    engine = open_engine(wd, cfg, read_only=True)
+    _, rows = run_query(engine, "SELECT id, skeleton_status FROM cells")
+    status = dict(rows)
+    store = skeleton_store(wd)
+
+    # every predicted node and edge midpoint of the neurons, labelled in one pass
+    got = store.get_many([int(c) for c in neurons.index if status.get(int(c)) == "ok"])
+    node_pts, mid_pts, owners = [], [], []
+    for cid, s in got.items():
+        v = s.vertices.astype(np.float64)
+        e = s.edges.astype(np.int64)
+        node_pts.append(np.rint(v / vs).astype(np.int64))
+        mid_pts.append(np.rint((v[e[:, 0]] + v[e[:, 1]]) / 2 / vs).astype(np.int64))
+        owners.append(cid)
+    n_nodes = [len(p) for p in node_pts]
+    allp = np.concatenate(node_pts + mid_pts) if owners else np.zeros((0, 3), np.int64)
+    labels = _labels_at(cfg.inputs.seg, allp)
+    pos = np.clip(np.searchsorted(sv_ids, labels), 0, max(len(sv_ids) - 1, 0))
+    cell_at = np.where(sv_ids[pos] == labels, sv_cells[pos], 0)
+    node_cell = np.split(cell_at[:sum(n_nodes)], np.cumsum(n_nodes)[:-1]) if owners else []
+    mid_cell = np.split(cell_at[sum(n_nodes):], np.cumsum([len(m) for m in mid_pts])[:-1]) \
+        if owners else []
+
+    per_cell = []
+    inside = total = 0
+    max_comp = 0
+    from syconn.proc.skeletons import skeleton_components
+
+    for k, cid in enumerate(owners):
+        s = got[cid]
+        inside += int((node_cell[k] == cid).sum())
+        total += len(node_cell[k])
+        max_comp = max(max_comp, skeleton_components(s))
+        g = skel[skel["cell_id"] == cid]
+        gp = g[["x_nm", "y_nm", "z_nm"]].to_numpy()
+        parent = g["parent_id"].to_numpy()
+        idx = pd.Index(g["node_id"].to_numpy())
+        has = parent >= 0
+        a, b = gp[has], gp[idx.get_indexer(parent[has])]
+        comp = g["compartment"].to_numpy()[has]
+        true = float(np.linalg.norm(a - b, axis=1)[np.isin(comp, ("axon", "dendrite"))].sum())
+        v = s.vertices.astype(np.float64)
+        e = s.edges.astype(np.int64)
+        mid = (v[e[:, 0]] + v[e[:, 1]]) / 2
+        length = np.linalg.norm(v[e[:, 0]] - v[e[:, 1]], axis=1)
+        keep = mid_cell[k] == cid
+        row = cells.loc[cid]
+        if bool(row["has_soma"]):
+            centre = np.array([row["soma_x"], row["soma_y"], row["soma_z"]]) * vs
+            keep &= np.linalg.norm(mid - centre, axis=1) > row["soma_radius_um"] * 1000
+        if len(gp):
+            _, nearest = cKDTree(gp).query(mid)
+            keep &= ~np.isin(g["compartment"].to_numpy()[nearest], _SPINE)
+        pred = float(length[keep].sum())
+        per_cell.append({"cell_id": cid, "type": row["type"], "true_um": true / 1000,
+                         "pred_um": pred / 1000, "pred_all_um": float(length.sum()) / 1000})
+    df = pd.DataFrame(per_cell, columns=["cell_id", "type", "true_um", "pred_um", "pred_all_um"])
+    err = (df["pred_um"] - df["true_um"]).abs() / df["true_um"].where(df["true_um"] > 0)
+    df["abs_error"] = err.fillna(np.inf)
+    st = pd.Series([status.get(int(c)) for c in neurons.index])
+    return SkeletonEvaluation(
+        n_neurons=len(neurons), n_evaluated=len(df),
+        n_too_small=int((st == "too_small").sum()), n_empty=int((st == "empty").sum()),
+        fraction_within=float((df["abs_error"] <= tolerance).mean()) if len(df) else 0.0,
+        tolerance=tolerance,
+        median_abs_error=float(df["abs_error"].median()) if len(df) else 0.0,
+        nodes_inside=inside / total if total else 0.0, max_components=max_comp), df

@@ -46,7 +46,7 @@ def run_example(wd: Path | str, *, workers: int = 2, shape_xyz: Sequence[int] | 
 
 def print_summary(wd: Path | str, *, gt_dir: Path | str | None = None) -> None:
     """Cells by (ground-truth) type, synapse counts, strongest connections, accuracy."""
-    from syconn.evaluate import evaluate
+    from syconn.evaluate import evaluate, evaluate_skeletons
 
     cfg = load_config(wd)
     engine = open_engine(wd, cfg, read_only=True)
@@ -82,7 +82,8 @@ def print_summary(wd: Path | str, *, gt_dir: Path | str | None = None) -> None:
     print_rows(cols, rows, title="strongest connections")
     if gt_dir is not None and (Path(gt_dir) / SYNTH_META).is_file():
         print("\naccuracy against the synthetic ground truth:")
-        for line in evaluate(wd, gt_dir).lines():
+        for line in evaluate(wd, gt_dir).lines() + evaluate_skeletons(wd, gt_dir)[0].lines():
             print("  " + line)
     print(f"\nnext: syconn cells {wd} | syconn synapses {wd} --min-prob 0.5 | "
-          f"syconn matrix {wd} | syconn sql {wd} \"SELECT * FROM connections\"")
+          f"syconn matrix {wd} | syconn sql {wd} \"SELECT * FROM connections\" | "
+          f"syconn export {wd} swc")

@@ -404,8 +404,8 @@ def export_neuroglancer(
 ) -> Path:
     """Write a complete precomputed folder (see module docstring); returns ``root``.
 
-    ``cells``: table with columns ``id`` and optionally ``cell_type`` (string) and ``size``
-    (voxels) -> segment properties.  ``synapses``: see :func:`write_synapse_annotations`.
+    ``cells``: table with columns ``id``, optionally ``cell_type`` (string) and any numeric
+    columns (``size`` in voxels, ...) -> segment properties.  ``synapses``: see :func:`write_synapse_annotations`.
     Label chunks are not written here; stream them with :func:`write_volume_chunk`.
     """
     root = Path(root)
@@ -424,7 +424,7 @@ def export_neuroglancer(
         if "id" not in c:
             raise InputError(f"cells: missing column 'id'; got {sorted(c)}")
         strings = {k: c[k] for k in ("cell_type",) if k in c}
-        numbers = {k: c[k] for k in ("size",) if k in c}
+        numbers = {k: v for k, v in c.items() if k not in ("id", "cell_type")}
         label = [f"{int(i)} {t}" for i, t in zip(c["id"], c["cell_type"])] if "cell_type" in c \
             else None
         write_segment_properties(root / "segment_properties", c["id"], label=label,

@@ -1,0 +1,225 @@
+"""``syconn export WD ply|obj|swc|neuroglancer``: meshes and skeletons for the tools people use.
+
+Reads what the pipeline stored (the mesh and skeleton stores, SQL); recomputes nothing.  Every
+export is written into a temporary folder next to the destination and renamed at the end, so an
+interrupted or failed export leaves no half-written folder behind.
+
+- ``ply`` / ``obj``: one file per object, ``<kind>_<id>.ply`` (vertices in nm).
+- ``swc``: one file per cell skeleton, ``<id>.swc`` (nm, radius in nm), readable by navis.
+- ``neuroglancer``: a precomputed segmentation folder with legacy meshes, skeletons (vertex
+  attributes ``radius`` and ``compartment``, 0 until compartments are predicted), segment
+  properties (cell type where known, size in voxels, mesh volume in µm³, cable length in µm)
+  and the synapses above the working directory's threshold as an annotation layer
+  ``synapses/`` with ``pre`` / ``post`` relationships; with ``volume`` also the cell label
+  volume (raw uint64 chunks, 8 bytes per voxel: meant for small volumes).  Serve the folder
+  over HTTP (``python -m http.server`` with CORS, or any static server) and open
+  ``precomputed://http://HOST/`` plus ``precomputed://http://HOST/synapses``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from syconn.errors import InputError
+
+__all__ = ["EXPORT_FORMATS", "export"]
+
+EXPORT_FORMATS = ("ply", "obj", "swc", "neuroglancer")
+
+
+def _cell_rows(engine, cells: Sequence[int] | None):
+    from syconn.db import run_query
+
+    cols, rows = run_query(engine, "SELECT id, size_vx, cell_type, volume_um3, cable_length_um, "
+                                   "skeleton_status FROM cells ORDER BY id")
+    table = {c: [r[i] for r in rows] for i, c in enumerate(cols)}
+    ids = np.asarray(table["id"], np.int64)
+    if cells is not None:
+        want = np.asarray(sorted(set(int(c) for c in cells)), np.int64)
+        missing = want[~np.isin(want, ids)]
+        if len(missing):
+            raise InputError(f"--cells: {len(missing)} id(s) not in the cells table, e.g. "
+                             f"{int(missing[0])}")
+        keep = np.isin(ids, want)
+        table = {c: [v for v, k in zip(vals, keep) if k] for c, vals in table.items()}
+    return table
+
+
+def _stores(wd: Path, kind: str):
+    from syconn.tasks.morphology import mesh_store, skeleton_store
+
+    store = skeleton_store(wd) if kind == "skeleton" else mesh_store(wd, kind)
+    if not (store.path / "store.json").exists():
+        what = "skeletons" if kind == "skeleton" else f"{kind} meshes"
+        raise InputError(f"{wd}: no {what} yet; run 'syconn run {wd}' first")
+    return store
+
+
+def export(wd: Path | str, fmt: str, out: Path | str | None = None, *,
+           cells: Sequence[int] | None = None, kind: str = "cells", volume: bool = False,
+           log: Callable[[str], None] = print) -> Path:
+    """Export meshes / skeletons of ``wd`` in ``fmt`` to ``out`` (default ``WD/export/<fmt>``).
+
+    ``cells``: restrict to these cell ids (organelle and synapse meshes: those assigned to /
+    touching them).  ``kind``: meshes of ``cells``, ``mi``, ``vc``, ``sj`` or ``syn`` (ply/obj).
+    ``volume``: write the cell label volume into the Neuroglancer folder.
+    """
+    from syconn.config import load_config
+    from syconn.workdir import open_engine
+
+    wd = Path(wd)
+    if fmt not in EXPORT_FORMATS:
+        raise InputError(f"format: got {fmt!r}, expected one of {', '.join(EXPORT_FORMATS)}")
+    if kind not in ("cells", "mi", "vc", "sj", "syn"):
+        raise InputError(f"--kind: got {kind!r}, expected cells, mi, vc, sj or syn")
+    cfg = load_config(wd)
+    engine = open_engine(wd, cfg, read_only=True)
+    table = _cell_rows(engine, cells)
+    out = Path(out) if out is not None else wd / "export" / fmt
+    tmp = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        if fmt in ("ply", "obj"):
+            n = _export_meshes(wd, engine, tmp, fmt, kind, table, cells is not None)
+            log(f"{n} {kind} meshes")
+        elif fmt == "swc":
+            n = _export_swc(wd, tmp, table)
+            log(f"{n} skeletons")
+        else:
+            _export_neuroglancer(wd, cfg, engine, tmp, table, cells, volume, log)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log(f"written to {out}")
+    return out
+
+
+def _object_ids(engine, kind: str, table: dict, restricted: bool) -> list[int] | None:
+    """Ids of the objects of ``kind`` belonging to the selected cells (None: all)."""
+    from syconn.db import run_query
+
+    if not restricted:
+        return None
+    cells = [int(c) for c in table["id"]]
+    if kind == "cells":
+        return cells
+    if not cells:
+        return []
+    marks = ",".join(str(c) for c in cells)
+    if kind == "syn":
+        sql = f"SELECT id FROM synapses WHERE cell_a IN ({marks}) OR cell_b IN ({marks})"
+    else:
+        sql = f"SELECT id FROM organelles WHERE kind = '{kind}' AND cell_id IN ({marks})"
+    return [int(r[0]) for r in run_query(engine, sql)[1]]
+
+
+def _export_meshes(wd: Path, engine, tmp: Path, fmt: str, kind: str, table: dict,
+                   restricted: bool) -> int:
+    from syconn.io.meshes import write_obj, write_ply
+
+    store = _stores(wd, kind)
+    ids = _object_ids(engine, kind, table, restricted)
+    write = write_ply if fmt == "ply" else write_obj
+    n = 0
+    items = store.items() if ids is None else sorted(store.get_many(ids).items())
+    for oid, mesh in items:
+        write(tmp / f"{kind}_{oid}.{fmt}", mesh)
+        n += 1
+    return n
+
+
+def _export_swc(wd: Path, tmp: Path, table: dict) -> int:
+    from syconn.io.swc import write_swc
+
+    store = _stores(wd, "skeleton")
+    got = store.get_many(int(c) for c in table["id"])
+    for oid, skel in sorted(got.items()):
+        write_swc(tmp / f"{oid}.swc", skel, comment=f"syconn cell {oid}; coordinates and radii "
+                                                    "in nm")
+    return len(got)
+
+
+def _export_neuroglancer(wd: Path, cfg, engine, tmp: Path, table: dict,
+                         cells: Sequence[int] | None, volume: bool,
+                         log: Callable[[str], None]) -> None:
+    import pandas as pd
+
+    from syconn.db import run_query
+    from syconn.io.neuroglancer import export_neuroglancer, write_segmentation_info
+    from syconn.tasks.base import cache_chunks
+
+    vs = np.asarray(cfg.dataset.voxel_size_nm, np.float64)
+    ids = [int(c) for c in table["id"]]
+    meshes = _stores(wd, "cells").get_many(ids)
+    skels = _stores(wd, "skeleton").get_many(ids)
+    props = {"id": np.asarray(ids, np.uint64),
+             "size": np.asarray(table["size_vx"], np.int64).astype(np.uint64),
+             "volume_um3": np.asarray([np.nan if v is None else v for v in table["volume_um3"]],
+                                      np.float32),
+             "cable_length_um": np.asarray([np.nan if v is None else v
+                                            for v in table["cable_length_um"]], np.float32)}
+    if any(t is not None for t in table["cell_type"]):
+        props["cell_type"] = np.asarray([t or "unknown" for t in table["cell_type"]], object)
+    _, drow = run_query(engine, "SELECT syn_prob_threshold FROM dataset")
+    thresh = drow[0][0] if drow and drow[0][0] is not None else \
+        cfg.cell_objects.thresh_synssv_proba
+    cols, rows = run_query(
+        engine, "SELECT id, cell_pre, cell_post, cell_a, cell_b, rep_x, rep_y, rep_z, syn_prob, "
+                "sign, area_um2 FROM synapses WHERE syn_prob > :t ORDER BY id", {"t": thresh})
+    syn = pd.DataFrame(rows, columns=cols)
+    if cells is not None:
+        sel = set(ids)
+        syn = syn[syn["cell_a"].isin(sel) | syn["cell_b"].isin(sel)]
+    known = syn["cell_pre"].notna()
+    # undetermined direction: the partners in id order, direction_known = 0
+    syn = syn.assign(
+        pre_id=np.where(known, syn["cell_pre"].fillna(0), syn["cell_a"]).astype(np.uint64),
+        post_id=np.where(known, syn["cell_post"].fillna(0), syn["cell_b"]).astype(np.uint64),
+        x_nm=syn["rep_x"] * vs[0], y_nm=syn["rep_y"] * vs[1], z_nm=syn["rep_z"] * vs[2],
+        syn_prob=syn["syn_prob"].astype(np.float32), sign=syn["sign"].astype(np.int32),
+        area_um2=syn["area_um2"].astype(np.float32),
+        direction_known=known.astype(np.uint32), id=syn["id"].astype(np.uint64))
+    shape = _volume_shape(cfg)
+    export_neuroglancer(tmp, voxel_size_nm=vs, volume_shape_xyz=shape, meshes=meshes,
+                        skeletons=skels, cells=props, synapses=syn,
+                        synapse_properties=("syn_prob", "sign", "area_um2", "direction_known"))
+    log(f"{len(meshes)} meshes, {len(skels)} skeletons, {len(syn)} synapses")
+    if volume:
+        chunk = cache_chunks(cfg.dataset.block_shape)
+        write_segmentation_info(tmp, size_xyz=shape, voxel_size_nm=vs, chunk_size_xyz=chunk)
+        _write_cell_volume(wd, cfg, tmp, ids if cells is not None else None, log)
+
+
+def _volume_shape(cfg) -> tuple[int, int, int]:
+    from syconn.io import open_volume
+
+    with open_volume(cfg.inputs.seg) as seg:
+        return tuple(int(s) for s in seg.shape)
+
+
+def _write_cell_volume(wd: Path, cfg, root: Path, ids: list[int] | None,
+                       log: Callable[[str], None]) -> None:
+    """The segmentation mapped to cell ids, block by block, as raw precomputed chunks."""
+    import fastremap
+
+    from syconn.io.neuroglancer import write_volume_chunk
+    from syconn.tasks.supervoxels import Cells, cell_labels, read_sv_to_cell
+
+    task = Cells(working_dir=str(wd))
+    sv, cell = read_sv_to_cell(task)
+    blocks = task.blocks
+    for n, b in enumerate(blocks):
+        labels = cell_labels(task.read_seg(b.offset, b.shape), sv, cell)
+        if ids is not None:
+            labels = fastremap.mask_except(labels, list(ids))
+        write_volume_chunk(root, labels, b.offset)
+        if (n + 1) % 10 == 0 or n + 1 == len(blocks):
+            log(f"label volume: {n + 1}/{len(blocks)} blocks")
