@@ -12,12 +12,16 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from syconn.evaluate import evaluate
+from syconn.evaluate import evaluate, evaluate_skeletons
 from syconn.runner import run_pipeline
 from syconn.synth.command import generate
 from syconn.workdir import init_from_synth
 
 pytestmark = pytest.mark.slow
+
+# measured on the default example: see test_skeletons_sqlite
+SKELETON_FLOOR = 0.15
+SKELETON_MEDIAN_CEIL = 0.35
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +55,20 @@ def test_accuracy_sqlite(example):
     _check(evaluate(root / "wd", root / "data"))
 
 
+def test_skeletons_sqlite(example):
+    """Issue 5: one connected skeleton per cell, >= 99 % of nodes inside their cell.  The
+    issue's cable-length target (within 10 % for >= 90 % of neurons) is NOT met: see the README
+    (Accuracy); the floor asserted here is the measured level minus a margin, so a regression
+    still fails."""
+    root, _ = example
+    ev, per_cell = evaluate_skeletons(root / "wd", root / "data")
+    print("\n".join(ev.lines()))
+    assert ev.max_components == 1, ev
+    assert ev.nodes_inside >= 0.99, ev
+    assert ev.n_evaluated >= 40 and ev.n_evaluated + ev.n_too_small + ev.n_empty == ev.n_neurons
+    assert ev.fraction_within >= SKELETON_FLOOR and ev.median_abs_error <= SKELETON_MEDIAN_CEIL, ev
+
+
 @pytest.mark.postgres
 def test_accuracy_postgres(example, pg_url, tmp_path):
     root, _ = example
@@ -58,10 +76,12 @@ def test_accuracy_postgres(example, pg_url, tmp_path):
     init_from_synth(wd, root / "data", db_url=pg_url)
     shutil.copytree(root / "wd" / "steps", wd / "steps")  # block outputs; SQL loads rerun
     summary = run_pipeline(wd, workers=2, log=lambda m: None)
-    assert summary["ran"] >= 5  # Cells, Organelles x3, Synapses, MatrixExport reloaded
+    assert summary["ran"] >= 6  # Cells, Organelles x3, Synapses, CellMorphology, ... reloaded
     ev_pg = evaluate(wd, root / "data")
     _check(ev_pg)
     assert ev_pg == evaluate(root / "wd", root / "data")
+    assert evaluate_skeletons(wd, root / "data")[0] == \
+        evaluate_skeletons(root / "wd", root / "data")[0]
 
 
 def test_example_command_small(tmp_path):
