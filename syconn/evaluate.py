@@ -96,14 +96,19 @@ def _pair_columns(df: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
     return df.assign(cell_a=lo, cell_b=hi)
 
 
-def evaluate(wd: Path | str, gt_dir: Path | str) -> Evaluation:
-    """Score the results of ``wd`` against the ground truth in ``gt_dir`` (a synth output)."""
-    gt_dir = Path(gt_dir)
+def _ground_truth(gt_dir: Path) -> tuple[dict, dict[str, Path]]:
+    """``synth.json`` of a synth output and the paths of its ground-truth tables."""
     meta_path = gt_dir / "synth.json"
     if not meta_path.is_file():
         raise InputError(f"{gt_dir}: no synth.json: not a 'syconn synth' dataset")
     meta = json.loads(meta_path.read_text())
-    tables = {k: gt_dir / v for k, v in meta["ground_truth"]["tables"].items()}
+    return meta, {k: gt_dir / v for k, v in meta["ground_truth"]["tables"].items()}
+
+
+def evaluate(wd: Path | str, gt_dir: Path | str) -> Evaluation:
+    """Score the results of ``wd`` against the ground truth in ``gt_dir`` (a synth output)."""
+    gt_dir = Path(gt_dir)
+    meta, tables = _ground_truth(gt_dir)
     cfg = load_config(wd)
     vs = cfg.dataset.voxel_size_nm
     engine = open_engine(wd, cfg, read_only=True)
@@ -227,14 +232,10 @@ def evaluate_skeletons(wd: Path | str, gt_dir: Path | str, *,
     """
     from scipy.spatial import cKDTree
 
+    from syconn.proc.skeletons import skeleton_components
     from syconn.tasks.morphology import skeleton_store
 
-    gt_dir = Path(gt_dir)
-    meta = json.loads((gt_dir / "synth.json").read_text()) if (gt_dir / "synth.json").is_file() \
-        else None
-    if meta is None:
-        raise InputError(f"{gt_dir}: no synth.json: not a 'syconn synth' dataset")
-    tables = {k: gt_dir / v for k, v in meta["ground_truth"]["tables"].items()}
+    _, tables = _ground_truth(Path(gt_dir))
     cfg = load_config(wd)
     vs = np.asarray(cfg.dataset.voxel_size_nm, np.float64)
     cells = pd.read_parquet(tables["cells"]).set_index("cell_id")
@@ -270,8 +271,6 @@ def evaluate_skeletons(wd: Path | str, gt_dir: Path | str, *,
     per_cell = []
     inside = total = 0
     max_comp = 0
-    from syconn.proc.skeletons import skeleton_components
-
     for k, cid in enumerate(owners):
         s = got[cid]
         inside += int((node_cell[k] == cid).sum())

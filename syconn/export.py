@@ -49,7 +49,7 @@ def _cell_rows(engine, cells: Sequence[int] | None):
     return table
 
 
-def _stores(wd: Path, kind: str):
+def _store(wd: Path, kind: str):
     from syconn.tasks.morphology import mesh_store, skeleton_store
 
     store = skeleton_store(wd) if kind == "skeleton" else mesh_store(wd, kind)
@@ -125,7 +125,7 @@ def _export_meshes(wd: Path, engine, tmp: Path, fmt: str, kind: str, table: dict
                    restricted: bool) -> int:
     from syconn.io.meshes import write_obj, write_ply
 
-    store = _stores(wd, kind)
+    store = _store(wd, kind)
     ids = _object_ids(engine, kind, table, restricted)
     write = write_ply if fmt == "ply" else write_obj
     n = 0
@@ -139,7 +139,7 @@ def _export_meshes(wd: Path, engine, tmp: Path, fmt: str, kind: str, table: dict
 def _export_swc(wd: Path, tmp: Path, table: dict) -> int:
     from syconn.io.swc import write_swc
 
-    store = _stores(wd, "skeleton")
+    store = _store(wd, "skeleton")
     got = store.get_many(int(c) for c in table["id"])
     for oid, skel in sorted(got.items()):
         write_swc(tmp / f"{oid}.swc", skel, comment=f"syconn cell {oid}; coordinates and radii "
@@ -153,13 +153,13 @@ def _export_neuroglancer(wd: Path, cfg, engine, tmp: Path, table: dict,
     import pandas as pd
 
     from syconn.db import run_query
-    from syconn.io.neuroglancer import export_neuroglancer, write_segmentation_info
+    from syconn.io.neuroglancer import export_neuroglancer
     from syconn.tasks.base import cache_chunks
 
     vs = np.asarray(cfg.dataset.voxel_size_nm, np.float64)
     ids = [int(c) for c in table["id"]]
-    meshes = _stores(wd, "cells").get_many(ids)
-    skels = _stores(wd, "skeleton").get_many(ids)
+    meshes = _store(wd, "cells").get_many(ids)
+    skels = _store(wd, "skeleton").get_many(ids)
     props = {"id": np.asarray(ids, np.uint64),
              "size": np.asarray(table["size_vx"], np.int64).astype(np.uint64),
              "volume_um3": np.asarray([np.nan if v is None else v for v in table["volume_um3"]],
@@ -190,11 +190,10 @@ def _export_neuroglancer(wd: Path, cfg, engine, tmp: Path, table: dict,
     shape = _volume_shape(cfg)
     export_neuroglancer(tmp, voxel_size_nm=vs, volume_shape_xyz=shape, meshes=meshes,
                         skeletons=skels, cells=props, synapses=syn,
-                        synapse_properties=("syn_prob", "sign", "area_um2", "direction_known"))
+                        synapse_properties=("syn_prob", "sign", "area_um2", "direction_known"),
+                        chunk_size_xyz=cache_chunks(cfg.dataset.block_shape))
     log(f"{len(meshes)} meshes, {len(skels)} skeletons, {len(syn)} synapses")
     if volume:
-        chunk = cache_chunks(cfg.dataset.block_shape)
-        write_segmentation_info(tmp, size_xyz=shape, voxel_size_nm=vs, chunk_size_xyz=chunk)
         _write_cell_volume(wd, cfg, tmp, ids if cells is not None else None, log)
 
 

@@ -401,17 +401,19 @@ def export_neuroglancer(
     cells: Any = None,
     synapses: Any = None,
     synapse_properties: Sequence[str] = (),
+    chunk_size_xyz: Sequence[int] = (64, 64, 64),
 ) -> Path:
     """Write a complete precomputed folder (see module docstring); returns ``root``.
 
     ``cells``: table with columns ``id``, optionally ``cell_type`` (string) and any numeric
     columns (``size`` in voxels, ...) -> segment properties.  ``synapses``: see :func:`write_synapse_annotations`.
-    Label chunks are not written here; stream them with :func:`write_volume_chunk`.
+    Label chunks are not written here; stream them with :func:`write_volume_chunk` (on the grid
+    of ``chunk_size_xyz``).
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     write_segmentation_info(root, size_xyz=volume_shape_xyz, voxel_size_nm=voxel_size_nm,
-                            mesh="mesh" if meshes is not None else None,
+                            chunk_size_xyz=chunk_size_xyz, mesh="mesh" if meshes is not None else None,
                             skeletons="skeletons" if skeletons is not None else None,
                             segment_properties="segment_properties" if cells is not None else None)
     if meshes is not None:

@@ -304,7 +304,14 @@ class MeshMerge(SyconnTask):
         write_parquet(_mesh_stats(rows), self.output().path)
 
 
-class Meshes(SyconnTask):
+class _Wrapper(SyconnTask):
+    """Complete when everything it requires is."""
+
+    def complete(self):
+        return all(r.complete() for r in luigi.task.flatten(self.requires()))
+
+
+class Meshes(_Wrapper):
     """All meshes of one kind (wrapper)."""
 
     kind = luigi.ChoiceParameter(choices=MESH_KINDS)
@@ -312,9 +319,6 @@ class Meshes(SyconnTask):
     def requires(self):
         return [MeshMerge(working_dir=self.working_dir, kind=self.kind, shard=k)
                 for k in range(n_merge_shards(len(self.blocks)))]
-
-    def complete(self):
-        return all(r.complete() for r in self.requires())
 
 
 class SynapseMeshes(SyconnTask):
@@ -482,15 +486,12 @@ class SkeletonMerge(SyconnTask):
             "bridge_length_um": pa.array(cols[7], pa.float64())}), self.output().path)
 
 
-class Skeletons(SyconnTask):
+class Skeletons(_Wrapper):
     """All cell skeletons (wrapper)."""
 
     def requires(self):
         return [SkeletonMerge(working_dir=self.working_dir, shard=k)
                 for k in range(n_merge_shards(len(skeleton_cubes(self))))]
-
-    def complete(self):
-        return all(r.complete() for r in self.requires())
 
 
 # --------------------------------------------------------------------------------------------
@@ -502,28 +503,31 @@ def cell_morphology_rows(cells: pa.Table, mesh_stats: pa.Table, skel_stats: pa.T
     """``cells`` morphology columns for every cell (NULL where there is no mesh / skeleton)."""
     ids = cells["id"].to_numpy().astype(np.int64)
 
-    def lookup(t: pa.Table, col: str, dtype):
-        vals = np.zeros(len(ids), dtype)
-        found = np.zeros(len(ids), bool)
-        if t.num_rows:
-            tid = t["id"].to_numpy().astype(np.int64)
-            order = np.argsort(tid)
-            pos = np.minimum(np.searchsorted(tid[order], ids), len(tid) - 1)
-            found = tid[order][pos] == ids
-            vals[found] = t[col].to_numpy()[order][pos[found]]
-        return pa.array(vals, mask=~found), found
+    def position(t: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+        """Row of ``t`` for every cell, and whether there is one."""
+        if not t.num_rows:
+            return np.zeros(len(ids), np.int64), np.zeros(len(ids), bool)
+        tid = t["id"].to_numpy().astype(np.int64)
+        order = np.argsort(tid)
+        pos = np.minimum(np.searchsorted(tid[order], ids), len(tid) - 1)
+        return order[pos], tid[order][pos] == ids
 
-    area, _ = lookup(mesh_stats, "area_um2", np.float64)
-    volume, _ = lookup(mesh_stats, "volume_um3", np.float64)
-    cable, has_skel = lookup(skel_stats, "cable_length_um", np.float64)
-    nodes, _ = lookup(skel_stats, "n_nodes", np.int64)
-    has_skel &= np.asarray(nodes.fill_null(0).to_numpy() > 0)
-    status = np.where(~eligible, "too_small", np.where(has_skel, "ok", "empty"))
-    out = {"id": ids, "mesh_area_um2": area, "volume_um3": volume}
+    def column(t: pa.Table, col: str, rows: np.ndarray, present: np.ndarray) -> pa.Array:
+        vals = t[col].to_numpy()[rows] if t.num_rows else np.zeros(len(ids))
+        return pa.array(vals, mask=~present)
+
+    m_rows, has_mesh = position(mesh_stats)
+    s_rows, has_skel = position(skel_stats)
+    if skel_stats.num_rows:
+        has_skel &= skel_stats["n_nodes"].to_numpy()[s_rows] > 0
+    out = {"id": ids}
+    for col in ("area_um2", "volume_um3"):
+        out["mesh_area_um2" if col == "area_um2" else col] = \
+            column(mesh_stats, col, m_rows, has_mesh)
     for col in ("cable_length_um", "n_branch_points", "n_tips"):
-        arr, _ = lookup(skel_stats, col, np.float64 if col == "cable_length_um" else np.int64)
-        out[col] = pa.array(arr.to_numpy(zero_copy_only=False), mask=~has_skel)
-    out["n_skeleton_nodes"] = pa.array(nodes.fill_null(0).to_numpy(), mask=~has_skel)
+        out[col] = column(skel_stats, col, s_rows, has_skel)
+    out["n_skeleton_nodes"] = column(skel_stats, "n_nodes", s_rows, has_skel)
+    status = np.where(~eligible, "too_small", np.where(has_skel, "ok", "empty"))
     out["skeleton_status"] = pa.array(status.tolist(), pa.string())
     return pa.table(out)
 
@@ -559,7 +563,7 @@ class CellMorphology(SyconnTask):
                     task={"task_id": self.db_task_id(), "task_family": "CellMorphology"})
 
 
-class Morphology(SyconnTask):
+class Morphology(_Wrapper):
     """Every mesh and skeleton, and the cell morphology in SQL (wrapper)."""
 
     def requires(self):
@@ -567,6 +571,3 @@ class Morphology(SyconnTask):
         for kind in MESH_KINDS[1:]:
             yield Meshes(working_dir=self.working_dir, kind=kind)
         yield SynapseMeshes(working_dir=self.working_dir)
-
-    def complete(self):
-        return all(r.complete() for r in self.requires())

@@ -140,10 +140,8 @@ def cell_labels(seg: np.ndarray, sv_ids: np.ndarray, cell_ids: np.ndarray) -> np
 
 
 def read_cell_table(task: SyconnTask) -> pa.Table:
-    """The ``cells`` rows (size, bounding box, rep voxel) from the step files, without SQL."""
-    svs = read_parquet(task.step_dir("supervoxels", "cell_objects.rag_max_gap_vx")
-                       / "supervoxels.parquet")
-    return cell_table(svs, read_parquet(sv_to_cell_path(task)))
+    """The ``cells`` rows (size, bounding box, rep voxel) as ``Cells`` wrote them, without SQL."""
+    return read_parquet(sv_to_cell_path(task).with_name("cells.parquet"))
 
 
 class Cells(SyconnTask):
@@ -155,6 +153,7 @@ class Cells(SyconnTask):
 
     def output(self):
         return {"mapping": luigi.LocalTarget(str(sv_to_cell_path(self))),
+                "cells": luigi.LocalTarget(str(sv_to_cell_path(self).with_name("cells.parquet"))),
                 "db": DBTarget(self.working_dir, self.db_task_id())}
 
     def complete(self):
@@ -188,6 +187,7 @@ class Cells(SyconnTask):
                              "in_agglomeration": pa.array(cell_of(a) == cell_of(b))})
         cells = cell_table(svs, mapping)
         write_parquet(mapping, self.output()["mapping"].path)
+        write_parquet(cells, self.output()["cells"].path)
         bulk_load_many(self.engine, [("supervoxels", sv_rows, "all"),
                                      ("rag_edges", rag_rows, "all"), ("cells", cells, "all")],
                        task={"task_id": self.db_task_id(), "task_family": "Cells"})
