@@ -12,6 +12,7 @@ the smallest supervoxel id of the cell, so they compare directly.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,9 +23,11 @@ from scipy.spatial import cKDTree
 from syconn.config import load_config
 from syconn.db import run_query
 from syconn.errors import InputError
+from syconn.proc.skeletons import Skeleton
 from syconn.workdir import open_engine
 
-__all__ = ["Evaluation", "evaluate", "match_synapses", "MATCH_DISTANCE_NM"]
+__all__ = ["Evaluation", "evaluate", "match_synapses", "MATCH_DISTANCE_NM", "SkeletonEvaluation",
+           "evaluate_skeletons", "score_skeletons"]
 
 MATCH_DISTANCE_NM = 500.0
 
@@ -164,30 +167,39 @@ def evaluate(wd: Path | str, gt_dir: Path | str) -> Evaluation:
 # --------------------------------------------------------------------------------------------
 
 SKELETON_TOLERANCE = 0.10
-_SPINE = ("spine_neck", "spine_head")
+SKELETON_TWIG_UM = 1.0
+SKELETON_MIN_CABLE_UM = 2.0
+SKELETON_BORDER_UM = 0.0
+SKELETON_SOMA_MARGIN_UM = 0.0
 
 
 @dataclass
 class SkeletonEvaluation:
-    """Cable length of the neurites (soma and spines excluded on both sides) per neuron."""
+    """Neurite cable length per neuron (soma, spines and twigs excluded on both sides)."""
 
     n_neurons: int              # neurons in the ground truth
-    n_evaluated: int            # of those: skeletonized (skeleton_status 'ok')
+    n_skeletonized: int         # of those: skeleton_status 'ok'
+    n_evaluated: int            # of those: true neurite cable >= min_cable_um (scored)
     n_too_small: int            # 'too_small' (bounding-box diagonal below min_cc_size_ssv)
     n_empty: int                # 'empty' (large enough, but no path found)
     fraction_within: float      # of evaluated: |pred - true| <= tolerance * true
     tolerance: float
-    median_abs_error: float     # median |pred - true| / true
+    median_abs_error: float     # median |pred - true| / true of evaluated
     nodes_inside: float         # fraction of all skeleton nodes inside their cell
     max_components: int         # largest number of connected components of one skeleton
+    twig_um: float              # terminal branches shorter than this are left out
+    border_um: float            # cable this close to a volume face is left out
+    soma_margin_um: float       # cable this close to a soma surface is left out
+    min_cable_um: float         # neurons with less true neurite cable are not scored
 
     def as_dict(self) -> dict:
         return asdict(self)
 
     def lines(self) -> list[str]:
         return [
-            f"skeletons: {self.n_evaluated} of {self.n_neurons} neurons ({self.n_too_small} "
-            f"too small, {self.n_empty} empty); neurite cable within "
+            f"skeletons: {self.n_skeletonized} of {self.n_neurons} neurons ({self.n_too_small} "
+            f"too small, {self.n_empty} empty), {self.n_evaluated} with >= "
+            f"{self.min_cable_um:g} um neurite cable scored: within "
             f"{100 * self.tolerance:.0f} % of the truth for {100 * self.fraction_within:.1f} % "
             f"(median error {100 * self.median_abs_error:.1f} %)",
             f"skeleton nodes inside their cell: {100 * self.nodes_inside:.2f} %; "
@@ -219,39 +231,82 @@ def _labels_at(spec: str, points_vx: np.ndarray, block: int = 256) -> np.ndarray
 def evaluate_skeletons(wd: Path | str, gt_dir: Path | str, *,
                        tolerance: float = SKELETON_TOLERANCE) -> tuple[SkeletonEvaluation,
                                                                        pd.DataFrame]:
-    """Score the cell skeletons of ``wd`` against the ground-truth skeletons of ``gt_dir``.
-
-    Compared per neuron is the *neurite* cable length: the soma and the spines are left out on
-    both sides, since TEASAR with SyConn's parameters (invalidation radius 2 x radius + 500 nm)
-    deliberately resolves neither (a soma becomes a fan of paths, protrusions shorter than the
-    invalidation radius are not traced), and the original predicts spines from meshes instead.
-    Ground truth: edges of compartment axon or dendrite.  Prediction: skeleton edges whose
-    midpoint lies inside the cell (straight bridges between parts of a cell that leave the
-    volume and return are not cable), outside the true soma sphere, and whose nearest true node
-    of that cell is not a spine node.  Returns the summary and a per-neuron table.
-    """
-    from scipy.spatial import cKDTree
-
-    from syconn.proc.skeletons import skeleton_components
+    """Score the cell skeletons of ``wd`` against the ground-truth skeletons of ``gt_dir``
+    (see :func:`score_skeletons`).  Returns the summary and a per-neuron table."""
     from syconn.tasks.morphology import skeleton_store
 
     _, tables = _ground_truth(Path(gt_dir))
     cfg = load_config(wd)
-    vs = np.asarray(cfg.dataset.voxel_size_nm, np.float64)
-    cells = pd.read_parquet(tables["cells"]).set_index("cell_id")
-    neurons = cells[~cells["is_glia"]]
-    skel = pd.read_parquet(tables["skeletons"])
+    cells = pd.read_parquet(tables["cells"])
     sv_cell = pd.read_parquet(tables["supervoxels"])
     sv_ids = sv_cell["sv_id"].to_numpy().astype(np.uint64)
     order = np.argsort(sv_ids)
     sv_ids, sv_cells = sv_ids[order], sv_cell["cell_id"].to_numpy()[order]
+
+    def cell_at(points_vx: np.ndarray) -> np.ndarray:
+        labels = _labels_at(cfg.inputs.seg, points_vx)
+        pos = np.clip(np.searchsorted(sv_ids, labels), 0, max(len(sv_ids) - 1, 0))
+        return np.where(sv_ids[pos] == labels, sv_cells[pos], 0)
+
     engine = open_engine(wd, cfg, read_only=True)
     _, rows = run_query(engine, "SELECT id, skeleton_status FROM cells")
-    status = dict(rows)
-    store = skeleton_store(wd)
+    status = {int(k): v for k, v in rows}
+    neurons = cells.loc[~cells["is_glia"], "cell_id"]
+    got = skeleton_store(wd).get_many([int(c) for c in neurons if status.get(int(c)) == "ok"])
+    from syconn.io import open_volume
 
+    with open_volume(cfg.inputs.seg) as seg:
+        shape = seg.shape
+    return score_skeletons(got, status, cells, pd.read_parquet(tables["skeletons"]), cell_at,
+                           cfg.dataset.voxel_size_nm, shape, tolerance=tolerance)
+
+
+def score_skeletons(skeletons: Mapping[int, Skeleton], status: Mapping[int, str],
+                    gt_cells: pd.DataFrame, gt_skeletons: pd.DataFrame,
+                    cell_at: Callable[[np.ndarray], np.ndarray], voxel_size_nm, shape_xyz, *,
+                    tolerance: float = SKELETON_TOLERANCE, twig_um: float = SKELETON_TWIG_UM,
+                    border_um: float = SKELETON_BORDER_UM,
+                    soma_margin_um: float = SKELETON_SOMA_MARGIN_UM,
+                    min_cable_um: float = SKELETON_MIN_CABLE_UM
+                    ) -> tuple[SkeletonEvaluation, pd.DataFrame]:
+    """Compare predicted skeletons (``{cell id: Skeleton}``, nm) with the synthetic ground truth.
+
+    Compared per neuron is the *neurite* cable length, defined the same way on both sides:
+
+    - twigs (terminal branches shorter than ``twig_um``) are pruned from the true skeleton and
+      from the prediction (after dropping its bridges, the straight edges between parts of a
+      cell that leave the volume and return, found as edges whose midpoint is outside the
+      cell).  TEASAR with SyConn's parameters does not resolve a branch shorter than its
+      invalidation radius (2 x radius + 500 nm, at least 0.6 um), and traces boutons and the
+      tips of thick neurites as short stubs the truth does not have;
+    - true edges count if their compartment is axon or dendrite (not soma, not spine: TEASAR
+      makes a soma a fan of paths, and the original predicts spines from meshes), they lie
+      outside the soma sphere enlarged by ``soma_margin_um``, and at least ``border_um`` inside
+      the volume;
+    - a predicted edge counts where the true edge nearest to its midpoint counts, so a place is
+      in or out for both sides alike (no disagreement where a neurite runs along the edge of a
+      region).
+
+    A neuron is scored when its true neurite cable is at least ``min_cable_um``: below that,
+    the relative error is dominated by where TEASAR ends a path (on the cell surface, one
+    radius beyond the true end point).  ``cell_at`` maps integer mag-1 voxel points ``(n, 3)``
+    to cell ids; ``status`` is each cell's ``skeleton_status``; ``shape_xyz`` the volume shape
+    in voxels.  Returns the summary and a per-neuron table (``scored`` marks the scored rows).
+    """
+    from scipy.spatial import cKDTree
+
+    from syconn.proc.skeletons import skeleton_components, twig_mask
+
+    vs = np.asarray(voxel_size_nm, np.float64)
+    twig_nm = twig_um * 1000.0
+    soma_margin_nm = soma_margin_um * 1000.0
+    core_lo = np.full(3, border_um * 1000.0)
+    core_hi = (np.asarray(shape_xyz, np.float64) - 1) * vs - border_um * 1000.0
+    cells = gt_cells.set_index("cell_id")
+    neurons = cells[~cells["is_glia"]]
+    skel = gt_skeletons
+    got = {int(c): skeletons[int(c)] for c in neurons.index if int(c) in skeletons}
     # every predicted node and edge midpoint of the neurons, labelled in one pass
-    got = store.get_many([int(c) for c in neurons.index if status.get(int(c)) == "ok"])
     node_pts, mid_pts, owners = [], [], []
     for cid, s in got.items():
         v = s.vertices.astype(np.float64)
@@ -261,11 +316,9 @@ def evaluate_skeletons(wd: Path | str, gt_dir: Path | str, *,
         owners.append(cid)
     n_nodes = [len(p) for p in node_pts]
     allp = np.concatenate(node_pts + mid_pts) if owners else np.zeros((0, 3), np.int64)
-    labels = _labels_at(cfg.inputs.seg, allp)
-    pos = np.clip(np.searchsorted(sv_ids, labels), 0, max(len(sv_ids) - 1, 0))
-    cell_at = np.where(sv_ids[pos] == labels, sv_cells[pos], 0)
-    node_cell = np.split(cell_at[:sum(n_nodes)], np.cumsum(n_nodes)[:-1]) if owners else []
-    mid_cell = np.split(cell_at[sum(n_nodes):], np.cumsum([len(m) for m in mid_pts])[:-1]) \
+    cell_of = np.asarray(cell_at(allp)) if len(allp) else np.zeros(0, np.int64)
+    node_cell = np.split(cell_of[:sum(n_nodes)], np.cumsum(n_nodes)[:-1]) if owners else []
+    mid_cell = np.split(cell_of[sum(n_nodes):], np.cumsum([len(m) for m in mid_pts])[:-1]) \
         if owners else []
 
     per_cell = []
@@ -276,37 +329,61 @@ def evaluate_skeletons(wd: Path | str, gt_dir: Path | str, *,
         inside += int((node_cell[k] == cid).sum())
         total += len(node_cell[k])
         max_comp = max(max_comp, skeleton_components(s))
+        row = cells.loc[cid]
+        centre = None
+        if bool(row["has_soma"]):
+            centre = np.array([row["soma_x"], row["soma_y"], row["soma_z"]]) * vs
+            soma_reach = row["soma_radius_um"] * 1000 + soma_margin_nm
+
+        def scored_region(mid: np.ndarray) -> np.ndarray:
+            """Inside the volume core and away from the soma."""
+            ok = np.all((mid >= core_lo) & (mid <= core_hi), axis=1)
+            if centre is not None:
+                ok &= np.linalg.norm(mid - centre, axis=1) > soma_reach
+            return ok
+
+        # ground truth: twigs pruned, then axon and dendrite edges in the scored region
         g = skel[skel["cell_id"] == cid]
         gp = g[["x_nm", "y_nm", "z_nm"]].to_numpy()
         parent = g["parent_id"].to_numpy()
-        idx = pd.Index(g["node_id"].to_numpy())
         has = parent >= 0
-        a, b = gp[has], gp[idx.get_indexer(parent[has])]
-        comp = g["compartment"].to_numpy()[has]
-        true = float(np.linalg.norm(a - b, axis=1)[np.isin(comp, ("axon", "dendrite"))].sum())
+        ge = np.stack([np.flatnonzero(has),
+                       pd.Index(g["node_id"].to_numpy()).get_indexer(parent[has])], axis=1)
+        g_len = np.linalg.norm(gp[ge[:, 0]] - gp[ge[:, 1]], axis=1)
+        g_keep = ~twig_mask(len(gp), ge, g_len, twig_nm) & \
+            np.isin(g["compartment"].to_numpy()[has], ("axon", "dendrite")) & \
+            scored_region((gp[ge[:, 0]] + gp[ge[:, 1]]) / 2)
+        true = float(g_len[g_keep].sum())
+        # a predicted edge counts where the nearest true edge (by midpoint) is scored, so both
+        # sides share one decision per place (true edges are at most SKELETON_MAX_EDGE_UM long)
+        # prediction: edges inside the cell (not bridges), twigs pruned, nearest true edge scored
         v = s.vertices.astype(np.float64)
         e = s.edges.astype(np.int64)
         mid = (v[e[:, 0]] + v[e[:, 1]]) / 2
         length = np.linalg.norm(v[e[:, 0]] - v[e[:, 1]], axis=1)
         keep = mid_cell[k] == cid
-        row = cells.loc[cid]
-        if bool(row["has_soma"]):
-            centre = np.array([row["soma_x"], row["soma_y"], row["soma_z"]]) * vs
-            keep &= np.linalg.norm(mid - centre, axis=1) > row["soma_radius_um"] * 1000
-        if len(gp):
-            _, nearest = cKDTree(gp).query(mid)
-            keep &= ~np.isin(g["compartment"].to_numpy()[nearest], _SPINE)
+        keep[keep] = ~twig_mask(len(v), e[keep], length[keep], twig_nm)
+        if len(ge):
+            _, nearest = cKDTree((gp[ge[:, 0]] + gp[ge[:, 1]]) / 2).query(mid)
+            keep &= g_keep[nearest]
+        else:
+            keep[:] = False
         pred = float(length[keep].sum())
         per_cell.append({"cell_id": cid, "type": row["type"], "true_um": true / 1000,
                          "pred_um": pred / 1000, "pred_all_um": float(length.sum()) / 1000})
     df = pd.DataFrame(per_cell, columns=["cell_id", "type", "true_um", "pred_um", "pred_all_um"])
     err = (df["pred_um"] - df["true_um"]).abs() / df["true_um"].where(df["true_um"] > 0)
     df["abs_error"] = err.fillna(np.inf)
+    df["scored"] = df["true_um"] >= min_cable_um
+    sc = df[df["scored"]]
     st = pd.Series([status.get(int(c)) for c in neurons.index])
     return SkeletonEvaluation(
-        n_neurons=len(neurons), n_evaluated=len(df),
+        n_neurons=len(neurons), n_skeletonized=len(df), n_evaluated=len(sc),
         n_too_small=int((st == "too_small").sum()), n_empty=int((st == "empty").sum()),
-        fraction_within=float((df["abs_error"] <= tolerance).mean()) if len(df) else 0.0,
+        fraction_within=float((sc["abs_error"] <= tolerance).mean()) if len(sc) else 0.0,
         tolerance=tolerance,
-        median_abs_error=float(df["abs_error"].median()) if len(df) else 0.0,
-        nodes_inside=inside / total if total else 0.0, max_components=max_comp), df
+        median_abs_error=float(sc["abs_error"].median()) if len(sc) else 0.0,
+        nodes_inside=inside / total if total else 0.0, max_components=max_comp,
+        twig_um=twig_um, border_um=border_um, soma_margin_um=soma_margin_um,
+        min_cable_um=min_cable_um), df
+

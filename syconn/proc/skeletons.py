@@ -41,6 +41,7 @@ __all__ = [
     "skeleton_stats",
     "skeleton_components",
     "edge_mask",
+    "twig_mask",
 ]
 
 TEASAR_PARAMS: dict[str, float] = {
@@ -421,6 +422,47 @@ def edge_mask(skel: Skeleton, pairs: np.ndarray) -> np.ndarray:
     e = np.sort(skel.edges.astype(np.int64), axis=1)
     p = np.sort(np.asarray(pairs, np.int64).reshape(-1, 2), axis=1)
     return np.isin(e[:, 0] * n + e[:, 1], p[:, 0] * n + p[:, 1])
+
+
+def twig_mask(n_vertices: int, edges: np.ndarray, lengths: np.ndarray,
+              min_length: float) -> np.ndarray:
+    """Boolean mask of the edges on *twigs*: terminal branches shorter than ``min_length``.
+
+    A twig runs from a tip (degree 1) through degree-2 vertices to the first branch point
+    (degree >= 3); its length is the sum of ``lengths`` of its edges.  One pass, as
+    ``navis.prune_twigs(recursive=False)``: a branch that becomes terminal only after its twigs
+    are removed is kept.  An isolated path (tip to tip) is a twig if it is shorter than
+    ``min_length``.  Works on forests; ``edges`` ``(e, 2)`` index ``n_vertices`` vertices.
+    """
+    e = np.asarray(edges, np.int64).reshape(-1, 2)
+    out = np.zeros(len(e), bool)
+    if not len(e):
+        return out
+    lengths = np.asarray(lengths, np.float64).reshape(-1)
+    deg = np.bincount(e.ravel(), minlength=int(n_vertices))
+    # incident edges per vertex (CSR)
+    ends = e.ravel()
+    order = np.argsort(ends, kind="stable")
+    start = np.r_[0, np.cumsum(np.bincount(ends, minlength=int(n_vertices)))]
+    inc = order // 2
+    for tip in np.flatnonzero(deg == 1):
+        path, total, v, prev = [], 0.0, int(tip), -1
+        while True:
+            es = [k for k in inc[start[v]:start[v + 1]] if k != prev]
+            if not es or (deg[v] >= 3 and path):
+                break
+            k = int(es[0])
+            path.append(k)
+            total += lengths[k]
+            if total >= min_length:
+                break
+            v = int(e[k, 0] if e[k, 1] == v else e[k, 1])
+            prev = k
+            if deg[v] != 2:
+                break
+        if total < min_length:
+            out[path] = True
+    return out
 
 
 # --------------------------------------------------------------------------------------------

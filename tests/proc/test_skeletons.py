@@ -9,6 +9,7 @@ from syconn.proc.skeletons import (
     skeleton_downsampling,
     skeleton_stats,
     skeletonize_block,
+    twig_mask,
 )
 
 VS = (10.0, 10.0, 20.0)
@@ -166,3 +167,17 @@ def test_empty():
     assert skeletonize_block(np.zeros((8, 8, 8), np.uint32), voxel_size_nm=VS) == {}
     assert merge_skeletons([]).n_vertices == 0
     assert skeleton_stats(Skeleton.empty()) == (0.0, 0, 0)
+
+
+def test_twig_mask():
+    # trunk 0-1-2 (length 2), a twig 2-3 (0.5) and a branch 2-4-5 (2): only the twig is short
+    e = np.array([[0, 1], [1, 2], [2, 3], [2, 4], [4, 5]])
+    lengths = np.array([1.0, 1.0, 0.5, 1.0, 1.0])
+    assert twig_mask(6, e, lengths, 1.0).tolist() == [False, False, True, False, False]
+    # one pass: with every arm shorter than the limit all three arms go
+    assert twig_mask(6, e, lengths, 2.5).all()
+    # an isolated path is a twig when it is short; a cycle has no tips
+    assert twig_mask(3, [[0, 1], [1, 2]], [0.3, 0.3], 1.0).all()
+    assert not twig_mask(3, [[0, 1], [1, 2]], [0.6, 0.6], 1.0).any()
+    assert not twig_mask(3, [[0, 1], [1, 2], [2, 0]], [0.1, 0.1, 0.1], 1.0).any()
+    assert twig_mask(0, np.zeros((0, 2)), [], 1.0).shape == (0,)

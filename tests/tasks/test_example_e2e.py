@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow
 # measured on the default example: see test_skeletons_sqlite
 SKELETON_FLOOR = 0.15
 SKELETON_MEDIAN_CEIL = 0.35
+SKELETON_MIN_SCORED = 30
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,8 @@ def test_skeletons_sqlite(example):
     print("\n".join(ev.lines()))
     assert ev.max_components == 1, ev
     assert ev.nodes_inside >= 0.99, ev
-    assert ev.n_evaluated >= 40 and ev.n_evaluated + ev.n_too_small + ev.n_empty == ev.n_neurons
+    assert ev.n_skeletonized + ev.n_too_small + ev.n_empty == ev.n_neurons, ev
+    assert ev.n_skeletonized >= 40 and ev.n_evaluated >= SKELETON_MIN_SCORED, ev
     assert ev.fraction_within >= SKELETON_FLOOR and ev.median_abs_error <= SKELETON_MEDIAN_CEIL, ev
 
 
