@@ -23,7 +23,7 @@ from scipy.spatial import cKDTree
 from syconn.config import load_config
 from syconn.db import run_query
 from syconn.errors import InputError
-from syconn.proc.skeletons import Skeleton
+from syconn.proc.skeletons import TEASAR_PARAMS, Skeleton
 from syconn.workdir import open_engine
 
 __all__ = ["Evaluation", "evaluate", "match_synapses", "MATCH_DISTANCE_NM", "SkeletonEvaluation",
@@ -167,7 +167,7 @@ def evaluate(wd: Path | str, gt_dir: Path | str) -> Evaluation:
 # --------------------------------------------------------------------------------------------
 
 SKELETON_TOLERANCE = 0.10
-SKELETON_TWIG_UM = 1.0
+SKELETON_TWIG_UM = TEASAR_PARAMS["const"] / 1000.0
 SKELETON_MIN_CABLE_UM = 2.0
 SKELETON_BORDER_UM = 0.0
 SKELETON_SOMA_MARGIN_UM = 0.0
@@ -264,7 +264,8 @@ def evaluate_skeletons(wd: Path | str, gt_dir: Path | str, *,
 def score_skeletons(skeletons: Mapping[int, Skeleton], status: Mapping[int, str],
                     gt_cells: pd.DataFrame, gt_skeletons: pd.DataFrame,
                     cell_at: Callable[[np.ndarray], np.ndarray], voxel_size_nm, shape_xyz, *,
-                    tolerance: float = SKELETON_TOLERANCE, twig_um: float = SKELETON_TWIG_UM,
+                    tolerance: float = SKELETON_TOLERANCE,
+                    twig_um: float = SKELETON_TWIG_UM,
                     border_um: float = SKELETON_BORDER_UM,
                     soma_margin_um: float = SKELETON_SOMA_MARGIN_UM,
                     min_cable_um: float = SKELETON_MIN_CABLE_UM
@@ -273,12 +274,13 @@ def score_skeletons(skeletons: Mapping[int, Skeleton], status: Mapping[int, str]
 
     Compared per neuron is the *neurite* cable length, defined the same way on both sides:
 
-    - twigs (terminal branches shorter than ``twig_um``) are pruned from the true skeleton and
-      from the prediction (after dropping its bridges, the straight edges between parts of a
-      cell that leave the volume and return, found as edges whose midpoint is outside the
-      cell).  TEASAR with SyConn's parameters does not resolve a branch shorter than its
-      invalidation radius (2 x radius + 500 nm, at least 0.6 um), and traces boutons and the
-      tips of thick neurites as short stubs the truth does not have;
+    - twigs are pruned from the true skeleton and from the prediction (after dropping its
+      bridges, the straight edges between parts of a cell that leave the volume and return,
+      found as edges whose midpoint is outside the cell): terminal branches shorter than
+      ``twig_um``, by default TEASAR's invalidation constant (500 nm; the invalidation radius
+      is 2 x radius + 500 nm), which TEASAR cannot resolve at any radius: a branch that ends
+      inside the invalidation ball of its parent's path is not traced, and a bouton or the
+      end of a thick neurite can become a short stub the truth does not have;
     - true edges count if their compartment is axon or dendrite (not soma, not spine: TEASAR
       makes a soma a fan of paths, and the original predicts spines from meshes), they lie
       outside the soma sphere enlarged by ``soma_margin_um``, and at least ``border_um`` inside
@@ -298,7 +300,6 @@ def score_skeletons(skeletons: Mapping[int, Skeleton], status: Mapping[int, str]
     from syconn.proc.skeletons import skeleton_components, twig_mask
 
     vs = np.asarray(voxel_size_nm, np.float64)
-    twig_nm = twig_um * 1000.0
     soma_margin_nm = soma_margin_um * 1000.0
     core_lo = np.full(3, border_um * 1000.0)
     core_hi = (np.asarray(shape_xyz, np.float64) - 1) * vs - border_um * 1000.0
@@ -350,7 +351,7 @@ def score_skeletons(skeletons: Mapping[int, Skeleton], status: Mapping[int, str]
         ge = np.stack([np.flatnonzero(has),
                        pd.Index(g["node_id"].to_numpy()).get_indexer(parent[has])], axis=1)
         g_len = np.linalg.norm(gp[ge[:, 0]] - gp[ge[:, 1]], axis=1)
-        g_keep = ~twig_mask(len(gp), ge, g_len, twig_nm) & \
+        g_keep = ~twig_mask(len(gp), ge, g_len, twig_um * 1000) & \
             np.isin(g["compartment"].to_numpy()[has], ("axon", "dendrite")) & \
             scored_region((gp[ge[:, 0]] + gp[ge[:, 1]]) / 2)
         true = float(g_len[g_keep].sum())
@@ -362,7 +363,7 @@ def score_skeletons(skeletons: Mapping[int, Skeleton], status: Mapping[int, str]
         mid = (v[e[:, 0]] + v[e[:, 1]]) / 2
         length = np.linalg.norm(v[e[:, 0]] - v[e[:, 1]], axis=1)
         keep = mid_cell[k] == cid
-        keep[keep] = ~twig_mask(len(v), e[keep], length[keep], twig_nm)
+        keep[keep] = ~twig_mask(len(v), e[keep], length[keep], twig_um * 1000)
         if len(ge):
             _, nearest = cKDTree((gp[ge[:, 0]] + gp[ge[:, 1]]) / 2).query(mid)
             keep &= g_keep[nearest]

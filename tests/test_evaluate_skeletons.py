@@ -20,7 +20,7 @@ def _gt():
     rows = []
 
     def node(cell, xyz, comp, parent):
-        rows.append((cell, len(rows), parent, *(np.asarray(xyz) * 1000.0), comp))
+        rows.append((cell, len(rows), parent, *(np.asarray(xyz) * 1000.0), 0.05, comp))
         return len(rows) - 1
 
     # cell 7: an axon along x at y = 5 from 1 to 9 um (8 um) ...
@@ -28,7 +28,7 @@ def _gt():
     axon = {}
     for x in range(1, 10):
         prev = axon[x] = node(7, (x, 5, 1), "axon", prev)
-    node(7, (5, 5.5, 1), "axon", axon[5])            # ... a 0.5 um twig (pruned) ...
+    node(7, (5, 5.4, 1), "axon", axon[5])            # ... a 0.4 um twig (pruned) ...
     neck = node(7, (3, 5.5, 1), "spine_neck", axon[3])  # ... and a spine (not neurite)
     node(7, (3, 6.2, 1), "spine_head", neck)
     # cell 8: soma node, then an axon leaving it: 5 -> 5.5 lies in the soma, 5.5 -> 8.5 counts
@@ -37,7 +37,7 @@ def _gt():
     for x in (6.5, 7.5, 8.5):
         prev = node(8, (x, 1, 1), "axon", prev)
     skel = pd.DataFrame(rows, columns=["cell_id", "node_id", "parent_id", "x_nm", "y_nm", "z_nm",
-                                       "compartment"])
+                                       "radius_um", "compartment"])
     return cells, skel
 
 
@@ -59,7 +59,7 @@ def test_neurite_cable_by_hand():
     # cell 7: path 1 -> 8.6 um (7.6 um), a 0.4 um stub at x = 6 (a twig), a 1.2 um trace into
     # the spine (its midpoint is nearest to the spine), and a bridge to a part outside the cell
     # (in the real data that part would belong to the cell; here it tests the bridge rule)
-    p7 = [(1, 5.05, 1), (3, 5.05, 1), (6, 5.05, 1), (8.6, 5.05, 1), (6, 5.45, 1),
+    p7 = [(1, 5.05, 1), (3, 5.05, 1), (6, 5.05, 1), (8.6, 5.05, 1), (6, 5.4, 1),
           (3, 6.25, 1), (8.6, 8.0, 1), (8.6, 9.0, 1)]
     s7 = _skel(p7, [[0, 1], [1, 2], [2, 3], [2, 4], [1, 5], [3, 6], [6, 7]])
     # cell 8: a fan inside the soma and the axon; the first edge (centre -> 5.6) is in the soma

@@ -358,33 +358,46 @@ def add_smooth(out, coarse, step, amp, lo, hi):
 
 
 @njit(cache=True)
-def grid_free(owner, lo, res, cx, cy, cz, r, own, ignore):
-    """True when no grid cell of another owner (not ``own``/``ignore``) lies within r of c."""
+def grid_free(owner, stamp, lo, res, cx, cy, cz, r, own, ignore, min_stamp, r_own):
+    """True when no blocking grid cell lies within r of c.
+
+    Cells of ``ignore`` never block.  Cells of ``own`` painted before ``min_stamp`` (``stamp``
+    holds the paint counter of each cell) block within ``r_own`` instead, so a growing neurite
+    overlaps its own last steps but keeps a distance from older parts of its cell
+    (``min_stamp = 0``: its own cell never blocks)."""
     nx, ny, nz = owner.shape
-    i0 = max(0, int(math.floor((cx - r - lo[0]) / res)))
-    i1 = min(nx, int(math.ceil((cx + r - lo[0]) / res)) + 1)
-    j0 = max(0, int(math.floor((cy - r - lo[1]) / res)))
-    j1 = min(ny, int(math.ceil((cy + r - lo[1]) / res)) + 1)
-    k0 = max(0, int(math.floor((cz - r - lo[2]) / res)))
-    k1 = min(nz, int(math.ceil((cz + r - lo[2]) / res)) + 1)
+    rr = max(r, r_own)
+    i0 = max(0, int(math.floor((cx - rr - lo[0]) / res)))
+    i1 = min(nx, int(math.ceil((cx + rr - lo[0]) / res)) + 1)
+    j0 = max(0, int(math.floor((cy - rr - lo[1]) / res)))
+    j1 = min(ny, int(math.ceil((cy + rr - lo[1]) / res)) + 1)
+    k0 = max(0, int(math.floor((cz - rr - lo[2]) / res)))
+    k1 = min(nz, int(math.ceil((cz + rr - lo[2]) / res)) + 1)
     r2 = r * r
+    ro2 = r_own * r_own
     for i in range(i0, i1):
         dx = lo[0] + (i + 0.5) * res - cx
         for j in range(j0, j1):
             dy = lo[1] + (j + 0.5) * res - cy
             for k in range(k0, k1):
                 o = owner[i, j, k]
-                if o < 0 or o == own or o == ignore:
+                if o < 0 or o == ignore:
                     continue
+                if o == own:
+                    if stamp[i, j, k] >= min_stamp:
+                        continue
+                    lim = ro2
+                else:
+                    lim = r2
                 dz = lo[2] + (k + 0.5) * res - cz
-                if dx * dx + dy * dy + dz * dz <= r2:
+                if dx * dx + dy * dy + dz * dz <= lim:
                     return False
     return True
 
 
 @njit(cache=True)
-def grid_paint(owner, comp, lo, res, cx, cy, cz, r, own, cval):
-    """Claim the free grid cells within r of c."""
+def grid_paint(owner, comp, stamp, lo, res, cx, cy, cz, r, own, cval, now):
+    """Claim the free grid cells within r of c, stamped with the paint counter ``now``."""
     nx, ny, nz = owner.shape
     i0 = max(0, int(math.floor((cx - r - lo[0]) / res)))
     i1 = min(nx, int(math.ceil((cx + r - lo[0]) / res)) + 1)
@@ -404,6 +417,7 @@ def grid_paint(owner, comp, lo, res, cx, cy, cz, r, own, cval):
                 if dx * dx + dy * dy + dz * dz <= r2:
                     owner[i, j, k] = own
                     comp[i, j, k] = cval
+                    stamp[i, j, k] = now
 
 
 @njit(cache=True)

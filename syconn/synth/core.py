@@ -218,7 +218,9 @@ def synthesize(*, shape_xyz=EXAMPLE_SHAPE_XYZ, voxel_size_nm=(10, 10, 20), seed:
 
     mi = np.zeros(shape, np.uint8)
     _paint_mito_map(scene, mi, cellvol, vs)
-    _noisify(mi, vs, rng, amp=22.0, blobs=max(3, len(scene.mitos) // 12), blob_val=(70, 150),
+    # false-positive blobs in proportion to the true mitochondria in the volume (not to all of
+    # the scene's, most of which lie outside it)
+    _noisify(mi, vs, rng, amp=22.0, blobs=max(3, len(mito_table) // 2), blob_val=(70, 150),
              cellvol=cellvol, blob_r=(0.08, 0.15))
     _noisify(vc, vs, rng, amp=20.0, blobs=max(3, len(scene.boutons) // 10), blob_val=(60, 140),
              cellvol=cellvol, blob_r=(0.06, 0.12))
@@ -284,7 +286,11 @@ def _agglomeration(sv, sv_cell, cell_id, scene, vs, rng, merge_errors, split_err
             edges.append((a, b))
             err.append(("merge", a, b))
     if split_errors:
-        multi = [s for s in range(1, n_sv + 1) if sv_cell[s] and np.sum(sv_cell == sv_cell[s]) > 1]
+        # a supervoxel at the end of an injected merge is not split: cutting its edges would
+        # remove the merge again
+        merged = {int(v) for _, a, b in err for v in (a, b)}
+        multi = [s for s in range(1, n_sv + 1) if sv_cell[s] and np.sum(sv_cell == sv_cell[s]) > 1
+                 and s not in merged]
         for s_id in rng.choice(multi, size=min(split_errors, len(multi)), replace=False) if multi else []:
             s_id = int(s_id)
             cut = [e for e in edges if s_id in e and e[0] != e[1]]

@@ -1,8 +1,10 @@
 """Cell morphology in micrometres: somata, neurites, spines, boutons, mitochondria.
 
-Neurites grow as persistent random walks through an occupancy grid, so cells avoid each other
-and pack densely; boutons attach where an axon passes a dendrite or soma of another cell, and
-spines grow from spiny dendrites towards nearby boutons.  The result is a :class:`Scene` of
+Neurites grow as persistent random walks (direction diffusion per micrometre, independent of
+the step) through an occupancy grid, so cells avoid each other and pack densely, and the
+neurites of one cell keep a gap from each other (isoneuronal self-avoidance); boutons attach
+where an axon passes a dendrite or soma of another cell, and spines grow from spiny dendrites
+towards nearby boutons.  The result is a :class:`Scene` of
 tapered capsules (the primitives later rasterised) plus skeletons, boutons, candidate synaptic
 contacts and mitochondria.
 """
@@ -22,6 +24,12 @@ __all__ = ["Scene", "build_scene", "default_cell_counts"]
 _POST_OK = np.zeros(8, dtype=np.bool_)
 _POST_OK[[C.DENDRITE, C.SOMA]] = True
 _CLEAR = 0.03  # minimum clearance between cells while growing (um)
+# isoneuronal self-avoidance: a neurite keeps this gap (um) from the older parts of its own
+# cell, as dendrites and axons of one neuron do (they tile rather than bundle)
+_SELF_GAP = 0.5
+_REF_STEP = 0.3  # step (um) at which tortuosity and goal_bias are defined
+_EXEMPT = np.iinfo(np.int64).max  # paint stamp of cells that never block their own cell
+_DODGE_ANGLES = np.radians([10, 20, 35, 50, 70, 90, 115])
 
 
 @dataclass
@@ -97,21 +105,30 @@ class _Grid:
         shape = np.ceil((np.asarray(hi) - self.lo) / res).astype(int)
         self.owner = np.full(tuple(shape), -1, np.int32)
         self.comp = np.zeros(tuple(shape), np.uint8)
+        self.stamp = np.zeros(tuple(shape), np.int64)  # paint counter when claimed
+        self.now = 0
 
-    def free(self, p, r, own, ignore=-2):
-        return K.grid_free(self.owner, self.lo, self.res, p[0], p[1], p[2], r, own, ignore)
+    def free(self, p, r, own, ignore=-2, min_stamp=0, r_own=0.0):
+        """No other cell within r of p and no part of its own painted before ``min_stamp``
+        within ``r_own``."""
+        return K.grid_free(self.owner, self.stamp, self.lo, self.res, p[0], p[1], p[2], r, own,
+                           ignore, min_stamp, max(r_own, r))
 
-    def paint(self, p, r, own, comp):
-        K.grid_paint(self.owner, self.comp, self.lo, self.res, p[0], p[1], p[2], r, own, int(comp))
+    def paint(self, p, r, own, comp, exempt=False):
+        """Claim the free cells within r of p for ``own``; ``exempt`` cells never block their
+        own cell (boutons: an axon passes close to its own)."""
+        self.now += 1
+        K.grid_paint(self.owner, self.comp, self.stamp, self.lo, self.res, p[0], p[1], p[2], r,
+                     own, int(comp), _EXEMPT if exempt else self.now)
 
     def free_segment(self, a, b, r, own, ignore=-2):
         n = max(1, int(np.ceil(np.linalg.norm(b - a) / (0.5 * self.res + 0.5 * r))))
         return all(self.free(a + (b - a) * t, r, own, ignore) for t in np.linspace(0, 1, n + 1)[1:])
 
-    def paint_segment(self, a, b, r, own, comp):
+    def paint_segment(self, a, b, r, own, comp, exempt=False):
         n = max(1, int(np.ceil(np.linalg.norm(b - a) / (0.5 * self.res + 0.5 * r))))
         for t in np.linspace(0, 1, n + 1):
-            self.paint(a + (b - a) * t, r, own, comp)
+            self.paint(a + (b - a) * t, r, own, comp, exempt)
 
     def nearest(self, p, r, own, ignore=-2):
         return K.grid_nearest(self.owner, self.comp, self.lo, self.res, p[0], p[1], p[2], r, own, _POST_OK,
@@ -197,8 +214,18 @@ class _Builder:
 
     def grow(self, cell, start, direction, *, length, r_start, r_end, comp, tortuosity,
              branch_per_um, parent_node=-1, max_depth=3, radius_jitter=0.0,
-             bouton_interval=None, depth=0, goal_bias=0.12):
-        """Grow one neurite (and its branches) from ``start``; returns the number of steps."""
+             bouton_interval=None, depth=0, goal_bias=0.12, grace=None, wander=False):
+        """Grow one neurite (and its branches) from ``start``; returns the number of steps.
+
+        The direction diffuses with a variance per micrometre set by ``tortuosity`` and is
+        pulled towards a goal by ``goal_bias`` per 0.3 um, both independent of the step
+        length (which follows the radius), so thin and thick neurites of one tortuosity are
+        equally straight.  A blocked step turns by the smallest angle that is free.  The
+        neurite avoids other cells and, after the first ``grace`` micrometres (leaving the
+        soma or parent branch it starts in), the older parts of its own cell, so it does not
+        fold onto itself or run back into its soma.  With ``wander`` (axons) a reached goal is
+        replaced by another point of the volume, so local axons meander through it.
+        """
         rng, g, s = self.rng, self.grid, self.scene
         p = np.asarray(start, np.float64)
         d = _unit(np.asarray(direction, np.float64))
@@ -212,22 +239,29 @@ class _Builder:
         goal = self.size * (0.1 + 0.8 * rng.random(3))  # a point to head for: neurites cross the volume
         if np.dot(goal - p, d) < 0:
             goal = p + d * float(self.size.max())
+        if grace is None:
+            grace = r_start + _SELF_GAP + 2 * _CLEAR + 0.1
+        stamps = [g.now]  # paint counter at every step: own paint older than a few steps blocks
         while walked < length:
             r = r_start + (r_end - r_start) * walked / length
             if radius_jitter:
                 r *= rng.uniform(1 - radius_jitter, 1 + radius_jitter)
             step = float(np.clip(0.8 * r, 0.06, 0.3))
-            ok = False
-            for attempt in range(8):
-                spread = tortuosity * 0.35 + 0.3 * attempt
-                nd = _unit(d + spread * rng.normal(size=3) + goal_bias * _unit(goal - p))
-                q = p + nd * step
-                if g.free(q, r + _CLEAR, cell):
-                    ok = True
-                    break
-            if not ok:
+            f = step / _REF_STEP
+            if walked < grace:
+                min_stamp = 0
+            else:
+                recent = int(np.ceil((2 * r + _SELF_GAP + 2 * _CLEAR) / step)) + 1
+                min_stamp = stamps[max(0, len(stamps) - recent)] + 1
+            if wander and np.linalg.norm(goal - p) < 1.0:  # reached: head for another point
+                goal = self._next_goal(p, d)
+            nd = _unit(d + tortuosity * 0.35 * np.sqrt(f) * rng.normal(size=3)
+                       + goal_bias * f * _unit(goal - p))
+            nd = self._dodge(p, nd, step, r + _CLEAR, cell, min_stamp, r + _SELF_GAP)
+            if nd is None:
                 break
-            d, p = nd, q
+            d = nd
+            p = p + nd * step
             g.paint(p, r, cell, comp)
             walked += step
             steps += 1
@@ -246,6 +280,7 @@ class _Builder:
                         last_post = self._last_post
                         since_bouton = 0.0
                         next_bouton = rng.uniform(*bouton_interval)
+            stamps.append(g.now)
         if len(pts) < 2:
             return steps
         path = self._commit_path(cell, np.array(pts), np.array(rads), comp, parent_node)
@@ -256,8 +291,34 @@ class _Builder:
                                r_end=min(r_end, r0), comp=comp, tortuosity=tortuosity,
                                branch_per_um=branch_per_um, parent_node=path["nodes"][idx],
                                max_depth=max_depth, radius_jitter=radius_jitter,
-                               bouton_interval=bouton_interval, depth=depth + 1, goal_bias=goal_bias)
+                               bouton_interval=bouton_interval, depth=depth + 1, goal_bias=goal_bias,
+                               grace=1.5 * (rads[idx] + r0 + _SELF_GAP), wander=wander)
         return steps
+
+    def _next_goal(self, p, d):
+        """A random point of the volume's inner part, preferably ahead of ``d``."""
+        for _ in range(10):
+            goal = self.size * (0.1 + 0.8 * self.rng.random(3))
+            if np.dot(goal - p, d) > 0.5 * np.linalg.norm(goal - p):
+                break
+        return goal
+
+    def _dodge(self, p, d, step, r, cell, min_stamp, r_own):
+        """``d`` if the step along it is free, else the free direction that turns least from
+        it (up to 115 degrees, 8 random azimuths per angle); ``None`` when boxed in."""
+        g = self.grid
+        if g.free(p + d * step, r, cell, min_stamp=min_stamp, r_own=r_own):
+            return d
+        u = _perp(self.rng, d)
+        w = np.cross(d, u)
+        phase = self.rng.uniform(0, 2 * np.pi)
+        for theta in _DODGE_ANGLES:
+            for k in range(8):
+                phi = phase + k * np.pi / 4
+                nd = np.cos(theta) * d + np.sin(theta) * (np.cos(phi) * u + np.sin(phi) * w)
+                if g.free(p + nd * step, r, cell, min_stamp=min_stamp, r_own=r_own):
+                    return nd
+        return None
 
     def _commit_path(self, cell, pts, rads, comp, parent_node):
         """Turn a walked path into capsules (supervoxel pieces every 2-5 um) and skeleton nodes."""
@@ -322,8 +383,8 @@ class _Builder:
         s.piece_cell[piece] = cell
         s.add_prim(p, c, r_axon, r_axon, _margin(r_axon), piece, C.AXON)
         s.add_prim(c, c, rb, rb, 0.06, piece, C.BOUTON)
-        g.paint_segment(p, c, r_axon, cell, C.AXON)
-        g.paint(c, rb, cell, C.BOUTON)
+        g.paint_segment(p, c, r_axon, cell, C.AXON, exempt=True)
+        g.paint(c, rb, cell, C.BOUTON, exempt=True)
         s.boutons.append((cell, c, rb, piece))
 
     def add_spines(self, path, density):
@@ -486,7 +547,7 @@ def build_scene(size_um, counts: dict[str, int], rng: np.random.Generator) -> Sc
             p, d, node, _ = start_of(c, r)
             b.grow(c, p, d, length=rng.uniform(8, 14), r_start=r, r_end=r, comp=C.AXON,
                    tortuosity=ct.tortuosity, branch_per_um=ct.axon_branch_per_um, parent_node=node,
-                   bouton_interval=ct.bouton_interval_um, max_depth=4)
+                   bouton_interval=ct.bouton_interval_um, max_depth=4, goal_bias=0.3, wander=True)
     for path in list(b.paths):
         if path["comp"] == C.DENDRITE:
             b.add_spines(path, CELL_TYPES[s.cell_type[path["cell"]]].spines_per_um)

@@ -73,6 +73,42 @@ def test_gap_mask_26_neighbourhood():
     assert mask[3].all() and not mask[:3].any() and not mask[4:].any()
 
 
+def test_grid_free_self_avoidance():
+    from syconn.synth.geometry import _Grid
+
+    g = _Grid(np.zeros(3), np.full(3, 2.0), 0.05)
+    g.paint(np.array([0.5, 1.0, 1.0]), 0.1, 1, 2)          # old paint of cell 1 (stamp 1)
+    g.paint(np.array([1.0, 1.0, 1.0]), 0.1, 1, 2)          # recent paint (stamp 2)
+    q = np.array([0.5, 1.0, 1.35])                         # 0.25 um from the old paint's surface
+    assert g.free(q, 0.1, 1)                               # own cell never blocks by default
+    assert g.free(q, 0.1, 1, min_stamp=2, r_own=0.2)      # gap 0.2 < 0.25: free
+    assert not g.free(q, 0.1, 1, min_stamp=2, r_own=0.4)  # gap 0.4 > 0.25: the old part blocks
+    assert g.free(q, 0.1, 1, min_stamp=1, r_own=0.4)      # both parts recent: free
+    assert g.free(q, 0.1, 2, r_own=0.4)                    # another cell: only r counts
+    assert not g.free(np.array([0.5, 1.0, 1.15]), 0.1, 2)  # another cell within r + its radius
+    g.paint(np.array([1.5, 1.0, 1.0]), 0.1, 1, 2, exempt=True)
+    assert g.free(np.array([1.5, 1.0, 1.3]), 0.1, 1, min_stamp=10, r_own=0.4)  # exempt: free
+
+
+def test_neurites_keep_a_gap_from_their_own_cell():
+    """A wiggly neurite never comes back within the self-avoidance gap of its older parts."""
+    from syconn.synth import geometry as G
+
+    b = G._Builder(np.full(3, 6.0), np.random.default_rng(5), ext=1.0)
+    cell = b.add_cell("interneuron")
+    b.grow(cell, np.array([3.0, 3.0, 3.0]), np.array([1.0, 0, 0]), length=40.0, r_start=0.1,
+           r_end=0.1, comp=Compartment.AXON, tortuosity=1.0, branch_per_um=0.0, goal_bias=0.0)
+    pts = b.paths[0]["pts"]
+    cum = b.paths[0]["cum"]
+    assert cum[-1] > 10.0
+    dist = np.linalg.norm(pts[:, None] - pts[None], axis=2)
+    far = np.abs(cum[:, None] - cum[None]) > 3.0          # more than 3 um apart along the path
+    inside = np.all((pts > -0.3) & (pts < 6.3), axis=1)    # the grid (volume + 0.3 um)
+    both = inside[:, None] & inside[None]
+    # centre lines at least 2 r + gap apart, less the grid resolution
+    assert dist[far & both].min() >= 2 * 0.1 + G._SELF_GAP - 0.05
+
+
 def test_same_cell_pairs():
     sv = np.array([[[1, 2, 0, 3]]], np.uint32)
     sv2cell = np.array([0, 1, 1, 1])

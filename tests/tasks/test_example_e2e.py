@@ -20,9 +20,9 @@ from syconn.workdir import init_from_synth
 pytestmark = pytest.mark.slow
 
 # measured on the default example: see test_skeletons_sqlite
-SKELETON_FLOOR = 0.15
-SKELETON_MEDIAN_CEIL = 0.35
-SKELETON_MIN_SCORED = 30
+SKELETON_FLOOR = 0.40
+SKELETON_MEDIAN_CEIL = 0.20
+SKELETON_MIN_SCORED = 35
 
 
 @pytest.fixture(scope="module")
