@@ -295,8 +295,6 @@ def score_skeletons(skeletons: Mapping[int, Skeleton], status: Mapping[int, str]
     to cell ids; ``status`` is each cell's ``skeleton_status``; ``shape_xyz`` the volume shape
     in voxels.  Returns the summary and a per-neuron table (``scored`` marks the scored rows).
     """
-    from scipy.spatial import cKDTree
-
     from syconn.proc.skeletons import skeleton_components, twig_mask
 
     vs = np.asarray(voxel_size_nm, np.float64)
