@@ -30,6 +30,13 @@ _SELF_GAP = 0.5
 _REF_STEP = 0.3  # step (um) at which tortuosity and goal_bias are defined
 _EXEMPT = np.iinfo(np.int64).max  # paint stamp of cells that never block their own cell
 _DODGE_ANGLES = np.radians([10, 20, 35, 50, 70, 90, 115])
+# a side branch is at least this long (um) unless it leaves the volume, and leaves its parent at
+# about 55 degrees through a corridor that is free for that length: real terminal branches are
+# micrometres long, and stubs shorter than a skeletonizer's resolution (TEASAR: 2 x radius +
+# 0.5 um) are spines or boutons, not branches
+_MIN_BRANCH_UM = 2.5
+_BRANCH_SPREAD = 1.4  # perpendicular share of a branch's initial direction (atan 1.4 = 54 deg)
+_BRANCH_TRIES = 6
 
 
 @dataclass
@@ -224,7 +231,9 @@ class _Builder:
         neurite avoids other cells and, after the first ``grace`` micrometres (leaving the
         soma or parent branch it starts in), the older parts of its own cell, so it does not
         fold onto itself or run back into its soma.  With ``wander`` (axons) a reached goal is
-        replaced by another point of the volume, so local axons meander through it.
+        replaced by another point of the volume, so local axons meander through it.  Side
+        branches start 0.3 um or more from a bouton, at about 55 degrees, where a free corridor
+        allows ``_MIN_BRANCH_UM``, and are at least that long unless blocked later or leaving.
         """
         rng, g, s = self.rng, self.grid, self.scene
         p = np.asarray(start, np.float64)
@@ -234,6 +243,7 @@ class _Builder:
         since_bouton = 0.0 if bouton_interval is None else rng.uniform(0.3, 1.0) * bouton_interval[0]
         next_bouton = None if bouton_interval is None else rng.uniform(*bouton_interval)
         branches = []
+        want_branch = False
         steps = 0
         last_post = -2  # partner of the previous bouton: the next one looks for another cell
         goal = self.size * (0.1 + 0.8 * rng.random(3))  # a point to head for: neurites cross the volume
@@ -271,7 +281,13 @@ class _Builder:
             if not self._inside_ext(p):
                 break
             if branch_per_um and depth < max_depth and rng.random() < branch_per_um * step:
-                branches.append((len(pts) - 1, _unit(d + 0.9 * _perp(rng, d))))
+                want_branch = True
+            # a branch point keeps 0.3 um from boutons on either side, so it is not buried in one
+            if want_branch and (bouton_interval is None or since_bouton >= 0.3):
+                branches.append((len(pts) - 1, d.copy()))
+                want_branch = False
+                if bouton_interval is not None:
+                    next_bouton = max(next_bouton, since_bouton + 0.3)
             if bouton_interval is not None and np.all(p > 0.15) and np.all(p < self.size - 0.15):
                 since_bouton += step
                 if since_bouton >= next_bouton:
@@ -284,16 +300,39 @@ class _Builder:
         if len(pts) < 2:
             return steps
         path = self._commit_path(cell, np.array(pts), np.array(rads), comp, parent_node)
-        for idx, bd in branches:
-            rem = max(0.5, (length - path["cum"][idx]) * rng.uniform(0.5, 1.0))
+        for idx, pd_ in branches:
+            rem = max(_MIN_BRANCH_UM, (length - path["cum"][idx]) * rng.uniform(0.5, 1.0))
             r0 = rads[idx] * 0.8
+            grace = 1.5 * (rads[idx] + r0 + _SELF_GAP)
+            bd = self._branch_direction(cell, pts[idx], pd_, rads[idx], r0, grace)
+            if bd is None:  # no room for a branch here
+                continue
             steps += self.grow(cell, pts[idx] + bd * rads[idx] * 0.5, bd, length=rem, r_start=r0,
                                r_end=min(r_end, r0), comp=comp, tortuosity=tortuosity,
                                branch_per_um=branch_per_um, parent_node=path["nodes"][idx],
                                max_depth=max_depth, radius_jitter=radius_jitter,
                                bouton_interval=bouton_interval, depth=depth + 1, goal_bias=goal_bias,
-                               grace=1.5 * (rads[idx] + r0 + _SELF_GAP), wander=wander)
+                               grace=grace, wander=wander)
         return steps
+
+    def _branch_direction(self, cell, p, d, r_parent, r, grace):
+        """A direction about 55 degrees off the parent's ``d`` along which a branch of radius
+        ``r`` has a free, straight corridor from ``grace`` to ``_MIN_BRANCH_UM`` (away from
+        other cells and from every painted part of its own), or ``None``."""
+        g = self.grid
+        for _ in range(_BRANCH_TRIES):
+            bd = _unit(d + _BRANCH_SPREAD * _perp(self.rng, d))
+            ok = True
+            for t in np.arange(grace, _MIN_BRANCH_UM + 1e-9, 0.2):
+                q = p + bd * (r_parent * 0.5 + t)
+                if not self._inside_ext(q):
+                    break
+                if not g.free(q, r + _CLEAR, cell, min_stamp=g.now + 1, r_own=r + _SELF_GAP):
+                    ok = False
+                    break
+            if ok:
+                return bd
+        return None
 
     def _next_goal(self, p, d):
         """A random point of the volume's inner part, preferably ahead of ``d``."""
@@ -354,7 +393,7 @@ class _Builder:
         rng, g, s = self.rng, self.grid, self.scene
         rb = rng.uniform(0.18, 0.3)
         self._last_post = -2
-        dist, qx, qy, qz, post, pcomp = g.nearest(p, rb * 2.2 + 0.15, cell, ignore=avoid)
+        dist, qx, qy, qz, post, pcomp = g.nearest(p, rb * 2.2 + 0.3, cell, ignore=avoid)
         if post >= 0 and not CELL_TYPES[s.cell_type[post]].is_glia:
             q = np.array([qx, qy, qz])
             u = _unit(q - p)
@@ -364,7 +403,7 @@ class _Builder:
                 s.candidates.append((cell, post, len(s.boutons) - 1, int(pcomp), q - u * 0.01, u))
                 self._last_post = post
                 # multi-synaptic bouton: a second partner touching the bouton
-                d2, x2, y2, z2, post2, pcomp2 = g.nearest(c, rb + 0.08, cell, ignore=post)
+                d2, x2, y2, z2, post2, pcomp2 = g.nearest(c, rb + 0.15, cell, ignore=post)
                 if post2 >= 0 and not CELL_TYPES[s.cell_type[post2]].is_glia:
                     q2 = np.array([x2, y2, z2])
                     u2 = _unit(q2 - c)

@@ -62,14 +62,14 @@ CELL_TYPES: dict[str, CellType] = {
         CellType("spiny", 1, +1, False, True, (2, 3), (1, 2), (0.9, 0.3), 0.06, 1.8,
                  (0.06, 0.1), 0.08, (1.2, 2.2), (3.0, 5.0), 0.25),
         # inhibitory interneuron: smooth dendrites, dense local axon with many boutons
-        CellType("interneuron", 2, -1, False, True, (1, 2), (4, 7), (0.7, 0.3), 0.05, 0.0,
-                 (0.07, 0.13), 0.3, (0.35, 0.65), (3.0, 4.5), 0.35),
+        CellType("interneuron", 2, -1, False, True, (1, 2), (5, 8), (0.7, 0.3), 0.05, 0.0,
+                 (0.07, 0.13), 0.45, (0.35, 0.65), (3.0, 4.5), 0.35),
         # inhibitory sparsely spiny neuron: highly branched thinner dendrites, few spines
         CellType("sparsely_spiny", 3, -1, False, True, (2, 4), (1, 2), (0.6, 0.25), 0.35, 0.3,
                  (0.06, 0.1), 0.12, (1.2, 2.2), (3.0, 4.0), 0.45),
         # excitatory afferent axon, soma far outside the volume
-        CellType("afferent", 4, +1, False, False, (0, 0), (3, 6), (0.0, 0.0), 0.0, 0.0,
-                 (0.06, 0.15), 0.15, (0.4, 0.8), (0.0, 0.0), 0.15),
+        CellType("afferent", 4, +1, False, False, (0, 0), (4, 8), (0.0, 0.0), 0.0, 0.0,
+                 (0.06, 0.15), 0.25, (0.4, 0.8), (0.0, 0.0), 0.15),
         # astrocyte: many thin irregular processes, no synapses
         CellType("glia", 5, 0, True, True, (10, 16), (0, 0), (0.16, 0.05), 0.6, 0.0,
                  (0.0, 0.0), 0.0, (0.0, 0.0), (2.5, 3.5), 0.8),

@@ -109,6 +109,30 @@ def test_neurites_keep_a_gap_from_their_own_cell():
     assert dist[far & both].min() >= 2 * 0.1 + G._SELF_GAP - 0.05
 
 
+def test_branch_direction_needs_a_free_corridor():
+    """A side branch leaves at about 55 degrees (atan 1.4) and only where a straight corridor of
+    _MIN_BRANCH_UM is clear of other cells and of every painted part of its own cell."""
+    from syconn.synth import geometry as G
+
+    b = G._Builder(np.full(3, 8.0), np.random.default_rng(2), ext=1.0)
+    cell, other = b.add_cell("spiny"), b.add_cell("spiny")
+    p, d = np.array([4.0, 4.0, 4.0]), np.array([1.0, 0.0, 0.0])
+    bd = b._branch_direction(cell, p, d, 0.2, 0.16, grace=1.0)
+    assert bd is not None and np.isclose(np.degrees(np.arccos(bd @ d)), 54.5, atol=0.1)
+    # another cell's sheet across every direction ahead (x = 5, 1.5 um from p): no room
+    for y in np.arange(0.0, 8.01, 0.1):
+        for z in np.arange(0.0, 8.01, 0.1):
+            b.grid.paint(np.array([5.0, y, z]), 0.06, other, int(Compartment.DENDRITE))
+    assert b._branch_direction(cell, p, d, 0.2, 0.16, grace=1.0) is None
+    # the same sheet painted by the branch's own cell, older than the branch: also no room
+    b2 = G._Builder(np.full(3, 8.0), np.random.default_rng(2), ext=1.0)
+    own = b2.add_cell("spiny")
+    for y in np.arange(0.0, 8.01, 0.1):
+        for z in np.arange(0.0, 8.01, 0.1):
+            b2.grid.paint(np.array([5.0, y, z]), 0.06, own, int(Compartment.DENDRITE))
+    assert b2._branch_direction(own, p, d, 0.2, 0.16, grace=1.0) is None
+
+
 def test_same_cell_pairs():
     sv = np.array([[[1, 2, 0, 3]]], np.uint32)
     sv2cell = np.array([0, 1, 1, 1])
