@@ -235,6 +235,9 @@ class SkeletonConfig:
     kimimaro_merge: KimimaroMerge = _f(KimimaroMerge())
     kimimaro_skelgen: KimimaroSkelgen = _f(KimimaroSkelgen())
     downsample: int = _f(10, ge=1, doc="keep every n-th node along unbranched paths (1 = all)")
+    retract_tips: bool = _f(True, doc="move tips from the cell surface back to the centre of "
+                                      "their end cap (not in the original, whose TEASAR paths "
+                                      "end one radius beyond the neurite's axis)")
     block_shape: Vec3i = _f((768, 768, 512), ge=16,
                             doc="skeletonization cube (x, y, z) in voxels; TEASAR needs cubes much "
                                 "wider than its invalidation radius.  The original's is "

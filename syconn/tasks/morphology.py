@@ -457,7 +457,13 @@ class SkeletonMerge(SyconnTask):
                                      / f"shard_{self.shard:03d}.parquet"))
 
     def run(self):
-        km = self.cfg.skeleton.kimimaro_merge
+        cfg = self.cfg
+        km = cfg.skeleton.kimimaro_merge
+        vs = np.asarray(cfg.dataset.voxel_size_nm, np.float64)
+        step = vs * np.asarray(skeleton_downsampling(vs))      # skeleton grid voxel (nm)
+        last = (-(-np.asarray(self.dataset_shape()) // (step / vs)) - 1) * step
+        tips = dict(tip_tolerance_nm=float(step.max()), volume_box_nm=(np.zeros(3), last)) \
+            if cfg.skeleton.retract_tips else {}
         pieces = read_pieces([t.path for t in self.input()], self.shard)
         writer = _StoreWriter(SkeletonStore(skeleton_dir(self) / "store"))
         rows = []
@@ -465,7 +471,7 @@ class SkeletonMerge(SyconnTask):
             skel, bridges = merge_skeletons(
                 [Skeleton(v, e, r) for v, e, r in pieces.pop(oid)],
                 dust_threshold_nm=km.dust_threshold, tick_threshold_nm=km.tick_threshold,
-                downsample=self.cfg.skeleton.downsample, return_bridges=True)
+                downsample=cfg.skeleton.downsample, return_bridges=True, **tips)
             cable, n_branch, n_tips = skeleton_stats(skel, exclude_edges=bridges)
             rows.append((oid, skel.n_vertices, cable, n_branch, n_tips,
                          skeleton_components(skel), int(bridges.sum()),
