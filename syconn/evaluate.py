@@ -170,7 +170,9 @@ SKELETON_TOLERANCE = 0.10
 SKELETON_TWIG_UM = TEASAR_PARAMS["const"] / 1000.0
 SKELETON_MIN_CABLE_UM = 2.0
 SKELETON_BORDER_UM = 0.0
-SKELETON_SOMA_MARGIN_UM = 0.0
+# TEASAR invalidates a ball of the soma's radius + soma_invalidation_const around a soma root:
+# no path ends within it, so neurite that ends there is never traced, by the original's design
+SKELETON_SOMA_MARGIN_UM = TEASAR_PARAMS["soma_invalidation_const"] / 1000.0
 
 
 @dataclass
@@ -261,6 +263,44 @@ def evaluate_skeletons(wd: Path | str, gt_dir: Path | str, *,
                            cfg.dataset.voxel_size_nm, shape, tolerance=tolerance)
 
 
+def _sample_edges(points: np.ndarray, edges: np.ndarray, step: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Points every ``step`` (or closer) along each edge, ends included, and the index of the
+    edge each point lies on."""
+    a, b = points[edges[:, 0]], points[edges[:, 1]]
+    n = np.maximum(1, np.ceil(np.linalg.norm(b - a, axis=1) / step).astype(np.int64))
+    owner = np.repeat(np.arange(len(edges)), n + 1)
+    start = np.repeat(np.cumsum(n + 1) - (n + 1), n + 1)
+    t = ((np.arange(len(owner)) - start) / n[owner])[:, None]
+    return a[owner] + t * (b[owner] - a[owner]), owner
+
+
+def _deepest_tube(points: np.ndarray, nodes: np.ndarray, edges: np.ndarray,
+                  radii: np.ndarray, step: float = 50.0) -> np.ndarray:
+    """Index of the edge whose tube each point lies deepest in: the edge minimising the
+    distance from the point to the edge (sampled every ``step``) minus the edge's radius
+    ``radii``.  A point inside a thick dendrite near the base of a spine neck belongs to the
+    dendrite, although the neck's centre line (which starts on the dendrite's axis) is closer."""
+    pts, owner = _sample_edges(nodes, edges, step)
+    r = np.asarray(radii, np.float64)[owner]
+    tree = cKDTree(pts)
+    d0, i0 = tree.query(points)
+    # no sample farther than d0 - r0 + max(r) can beat the nearest one
+    reach = d0 - r[i0] + r.max() + 1e-6
+    cand = tree.query_ball_point(points, reach)
+    out = np.empty(len(points), np.int64)
+    for k, c in enumerate(cand):
+        c = np.asarray(c, np.int64)
+        depth = np.linalg.norm(pts[c] - points[k], axis=1) - r[c]
+        out[k] = owner[c[int(np.argmin(depth))]]
+    return out
+
+
+def _leading(mask: np.ndarray) -> int:
+    """How many values at the start of ``mask`` are True."""
+    return int(np.argmin(np.r_[np.asarray(mask, bool), False]))
+
+
 def score_skeletons(skeletons: Mapping[int, Skeleton], status: Mapping[int, str],
                     gt_cells: pd.DataFrame, gt_skeletons: pd.DataFrame,
                     cell_at: Callable[[np.ndarray], np.ndarray], voxel_size_nm, shape_xyz, *,
@@ -283,24 +323,31 @@ def score_skeletons(skeletons: Mapping[int, Skeleton], status: Mapping[int, str]
       end of a thick neurite can become a short stub the truth does not have;
     - true edges count if their compartment is axon or dendrite (not soma, not spine: TEASAR
       makes a soma a fan of paths, and the original predicts spines from meshes), they lie
-      outside the soma sphere enlarged by ``soma_margin_um``, and at least ``border_um`` inside
-      the volume;
-    - a predicted edge counts where the true edge nearest to its midpoint counts, so a place is
-      in or out for both sides alike (no disagreement where a neurite runs along the edge of a
-      region).
+      outside the soma sphere enlarged by ``soma_margin_um`` (by default TEASAR's
+      ``soma_invalidation_const``, 2 um: no path ends in that ball, so neurite ending there is
+      never traced), at least ``border_um`` inside the volume, and at least their radius
+      inside it (a neurite whose axis runs closer to a face than its radius is cut lengthwise
+      by the face: the volume holds a sliver of it, not its centre line);
+    - a predicted edge counts where the true edge counts in whose tube its midpoint lies
+      deepest (distance to the edge minus the edge's radius), so a place is in or out for both
+      sides alike (no disagreement where a neurite runs along the edge of a region, and cable
+      inside a dendrite stays dendrite next to the base of a spine); a terminal branch of the
+      prediction that ends in a spine or a twig is that side branch, traced from its base on
+      the parent's axis: its edges up to the parent's axis (those in the spine's or twig's
+      tube, then those crossing the parent's tube at more than 45 degrees) are left out.
 
     A neuron is scored when its true neurite cable is at least ``min_cable_um``: below that,
-    the relative error is dominated by where TEASAR ends a path (on the cell surface, one
-    radius beyond the true end point).  ``cell_at`` maps integer mag-1 voxel points ``(n, 3)``
+    the relative error is dominated by where TEASAR ends a path.  ``cell_at`` maps integer mag-1 voxel points ``(n, 3)``
     to cell ids; ``status`` is each cell's ``skeleton_status``; ``shape_xyz`` the volume shape
     in voxels.  Returns the summary and a per-neuron table (``scored`` marks the scored rows).
     """
-    from syconn.proc.skeletons import skeleton_components, twig_mask
+    from syconn.proc.skeletons import skeleton_components, terminal_branches, twig_mask
 
     vs = np.asarray(voxel_size_nm, np.float64)
     soma_margin_nm = soma_margin_um * 1000.0
     core_lo = np.full(3, border_um * 1000.0)
-    core_hi = (np.asarray(shape_xyz, np.float64) - 1) * vs - border_um * 1000.0
+    vol_hi = (np.asarray(shape_xyz, np.float64) - 1) * vs
+    core_hi = vol_hi - border_um * 1000.0
     cells = gt_cells.set_index("cell_id")
     neurons = cells[~cells["is_glia"]]
     skel = gt_skeletons
@@ -334,9 +381,12 @@ def score_skeletons(skeletons: Mapping[int, Skeleton], status: Mapping[int, str]
             centre = np.array([row["soma_x"], row["soma_y"], row["soma_z"]]) * vs
             soma_reach = row["soma_radius_um"] * 1000 + soma_margin_nm
 
-        def scored_region(mid: np.ndarray) -> np.ndarray:
-            """Inside the volume core and away from the soma."""
-            ok = np.all((mid >= core_lo) & (mid <= core_hi), axis=1)
+        def scored_region(mid: np.ndarray, radius: np.ndarray) -> np.ndarray:
+            """Inside the volume core, the whole cross-section inside the volume (a neurite
+            whose axis runs closer to a face than its radius is cut lengthwise by the face),
+            and away from the soma."""
+            ok = np.all((mid >= np.maximum(core_lo, radius[:, None])) &
+                        (mid <= np.minimum(core_hi, vol_hi - radius[:, None])), axis=1)
             if centre is not None:
                 ok &= np.linalg.norm(mid - centre, axis=1) > soma_reach
             return ok
@@ -349,13 +399,18 @@ def score_skeletons(skeletons: Mapping[int, Skeleton], status: Mapping[int, str]
         ge = np.stack([np.flatnonzero(has),
                        pd.Index(g["node_id"].to_numpy()).get_indexer(parent[has])], axis=1)
         g_len = np.linalg.norm(gp[ge[:, 0]] - gp[ge[:, 1]], axis=1)
-        g_keep = ~twig_mask(len(gp), ge, g_len, twig_um * 1000) & \
-            np.isin(g["compartment"].to_numpy()[has], ("axon", "dendrite")) & \
-            scored_region((gp[ge[:, 0]] + gp[ge[:, 1]]) / 2)
+        g_rad = g["radius_um"].to_numpy()[has] * 1000.0     # an edge has its child's radius
+        g_comp = g["compartment"].to_numpy()[has]
+        g_twig = twig_mask(len(gp), ge, g_len, twig_um * 1000)
+        g_keep = ~g_twig & np.isin(g_comp, ("axon", "dendrite")) & \
+            scored_region((gp[ge[:, 0]] + gp[ge[:, 1]]) / 2, g_rad)
+        g_side = g_twig | np.isin(g_comp, ("spine_neck", "spine_head"))  # side branches
         true = float(g_len[g_keep].sum())
-        # a predicted edge counts where the nearest true edge (by midpoint) is scored, so both
-        # sides share one decision per place (true edges are at most SKELETON_MAX_EDGE_UM long)
-        # prediction: edges inside the cell (not bridges), twigs pruned, nearest true edge scored
+        # prediction: edges inside the cell (not bridges), twigs pruned, then the decision of
+        # the true edge whose tube holds the midpoint deepest (not simply the nearest centre
+        # line: a spine neck's or a twig's first edge starts on the dendrite's axis, and the
+        # nearest-line rule gave it the dendrite cable beside it, on spiny dendrites up to a
+        # third); a traced spine or twig is left out down to the parent's axis
         v = s.vertices.astype(np.float64)
         e = s.edges.astype(np.int64)
         mid = (v[e[:, 0]] + v[e[:, 1]]) / 2
@@ -363,8 +418,18 @@ def score_skeletons(skeletons: Mapping[int, Skeleton], status: Mapping[int, str]
         keep = mid_cell[k] == cid
         keep[keep] = ~twig_mask(len(v), e[keep], length[keep], twig_um * 1000)
         if len(ge):
-            _, nearest = cKDTree((gp[ge[:, 0]] + gp[ge[:, 1]]) / 2).query(mid)
-            keep &= g_keep[nearest]
+            tube = _deepest_tube(mid, gp, ge, g_rad)
+            kk = np.flatnonzero(keep)
+            g_dir = gp[ge[:, 0]] - gp[ge[:, 1]]
+            g_dir /= np.maximum(np.linalg.norm(g_dir, axis=1, keepdims=True), 1e-9)
+            p_dir = (v[e[:, 0]] - v[e[:, 1]]) / np.maximum(length, 1e-9)[:, None]
+            across = np.abs((p_dir * g_dir[tube]).sum(axis=1)) < np.cos(np.radians(45))
+            for path in terminal_branches(len(v), e[kk]):
+                idx = kk[path]                        # from the tip
+                n_side = _leading(g_side[tube[idx]])
+                if n_side:
+                    keep[idx[:n_side + _leading(across[idx[n_side:]])]] = False
+            keep &= g_keep[tube]
         else:
             keep[:] = False
         pred = float(length[keep].sum())

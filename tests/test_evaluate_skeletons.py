@@ -66,7 +66,7 @@ def test_neurite_cable_by_hand():
     p8 = [(5, 1, 1), (5, 1.7, 1), (5.6, 1, 1), (6.5, 1, 1), (7.5, 1, 1), (8.5, 1, 1)]
     s8 = _skel(p8, [[0, 1], [0, 2], [2, 3], [3, 4], [4, 5]])
     ev, df = score_skeletons({7: s7, 8: s8}, {7: "ok", 8: "ok", 9: "ok"}, cells, gt, _cell_at,
-                             VS, SHAPE)
+                             VS, SHAPE, soma_margin_um=0.0)
     df = df.set_index("cell_id")
     assert np.isclose(df.loc[7, "true_um"], 8.0) and np.isclose(df.loc[7, "pred_um"], 7.6)
     assert np.isclose(df.loc[8, "true_um"], 3.0) and np.isclose(df.loc[8, "pred_um"], 2.9)
@@ -76,7 +76,12 @@ def test_neurite_cable_by_hand():
     assert np.isclose(ev.nodes_inside, 12 / 14) and ev.max_components == 1
     # a tolerance of 4 % leaves only cell 8 (3.3 %) within
     assert score_skeletons({7: s7, 8: s8}, {}, cells, gt, _cell_at, VS, SHAPE,
-                           tolerance=0.04)[0].fraction_within == 0.5
+                           tolerance=0.04, soma_margin_um=0.0)[0].fraction_within == 0.5
+    # by default the soma margin is TEASAR's soma_invalidation_const (2 um): the sphere then
+    # reaches x = 7.8 um, and of cell 8 only the edge 7.5 -> 8.5 (midpoint 8) counts, both sides
+    df = score_skeletons({7: s7, 8: s8}, {}, cells, gt, _cell_at, VS, SHAPE,
+                         min_cable_um=0.5)[1].set_index("cell_id")
+    assert np.isclose(df.loc[8, "true_um"], 1.0) and np.isclose(df.loc[8, "pred_um"], 1.0)
 
 
 def test_small_neurons_are_not_scored_and_regions_cut_both_sides():
@@ -88,3 +93,68 @@ def test_small_neurons_are_not_scored_and_regions_cut_both_sides():
     ev, df = score_skeletons({8: s8}, {}, cells, gt, _cell_at, VS, SHAPE, soma_margin_um=1.5,
                              min_cable_um=0.5)
     assert np.isclose(df["true_um"].iloc[0], 1.0) and np.isclose(df["pred_um"].iloc[0], 1.0)
+
+
+def test_prediction_along_a_dendrite_is_not_given_to_a_spine():
+    """A spine's first edge starts on the dendrite axis; a predicted edge on the dendrite beside
+    it still belongs to the dendrite (the tube it lies deepest in, not the nearest midpoint)."""
+    cells = pd.DataFrame({"cell_id": [5], "type": ["spiny"], "is_glia": [False],
+                          "has_soma": [False], "soma_x": [0.0], "soma_y": [0.0], "soma_z": [0.0],
+                          "soma_radius_um": [0.0]})
+    rows = [(5, 0, -1, 1000.0, 5000.0, 1000.0, 0.3, "dendrite"),
+            (5, 1, 0, 1500.0, 5000.0, 1000.0, 0.3, "dendrite"),   # a 0.5 um edge, 1 -> 1.5 um
+            (5, 2, 1, 9000.0, 5000.0, 1000.0, 0.3, "dendrite"),   # then 1.5 -> 9 um
+            (5, 3, 1, 1500.0, 5050.0, 1000.0, 0.1, "spine_neck"),  # neck from the axis, up
+            (5, 4, 3, 1500.0, 6000.0, 1000.0, 0.3, "spine_head")]
+    gt = pd.DataFrame(rows, columns=["cell_id", "node_id", "parent_id", "x_nm", "y_nm", "z_nm",
+                                     "radius_um", "compartment"])
+    # predicted edge 1.52 -> 1.58 um lies on the dendrite: its midpoint (1.55, 5) is 56 nm
+    # from the neck's midpoint (1.5, 5.025) but 300 nm from the nearest dendrite edge midpoint
+    # (1.25, 5); the dendrite itself passes through it
+    s5 = _skel([(1, 5, 1), (1.52, 5, 1), (1.58, 5, 1), (9, 5, 1)], [[0, 1], [1, 2], [2, 3]])
+    _, df = score_skeletons({5: s5}, {}, cells, gt, _cell_at_5, VS, SHAPE)
+    assert np.isclose(df["true_um"].iloc[0], 8.0) and np.isclose(df["pred_um"].iloc[0], 8.0)
+
+
+def _cell_at_5(points_vx):
+    y = points_vx[:, 1] * 0.01
+    return np.where((y > 4.5) & (y < 6.5), 5, 0)
+
+
+def _dendrite_with_spine(z_um=1.0):
+    """Cell 5: a dendrite (radius 0.3 um) along x from 1 to 9 um at y = 5, a spine neck
+    (radius 0.05) from the axis at x = 5 up to y = 5.8 and a head to y = 6.1."""
+    cells = pd.DataFrame({"cell_id": [5], "type": ["spiny"], "is_glia": [False],
+                          "has_soma": [False], "soma_x": [0.0], "soma_y": [0.0], "soma_z": [0.0],
+                          "soma_radius_um": [0.0]})
+    z = z_um * 1000
+    rows = [(5, 0, -1, 1000.0, 5000.0, z, 0.3, "dendrite"),
+            (5, 1, 0, 5000.0, 5000.0, z, 0.3, "dendrite"),
+            (5, 2, 1, 9000.0, 5000.0, z, 0.3, "dendrite"),
+            (5, 3, 1, 5000.0, 5800.0, z, 0.05, "spine_neck"),
+            (5, 4, 3, 5000.0, 6100.0, z, 0.15, "spine_head")]
+    gt = pd.DataFrame(rows, columns=["cell_id", "node_id", "parent_id", "x_nm", "y_nm", "z_nm",
+                                     "radius_um", "compartment"])
+    return cells, gt
+
+
+def test_a_traced_spine_is_left_out_down_to_the_dendrite_axis():
+    """The prediction traces the spine from the dendrite's axis: 5 -> 5.2 lies deepest in the
+    dendrite's tube (0.1 - 0.3 < 0 - 0.05) but crosses it at 90 degrees, 5.2 -> 5.6 and
+    5.6 -> 6.0 lie in the neck's and head's tubes: the whole branch is spine, 8 um remain."""
+    cells, gt = _dendrite_with_spine()
+    s5 = _skel([(1, 5, 1), (5, 5, 1), (9, 5, 1), (5, 5.2, 1), (5, 5.6, 1), (5, 6, 1)],
+               [[0, 1], [1, 2], [1, 3], [3, 4], [4, 5]])
+    _, df = score_skeletons({5: s5}, {}, cells, gt, _cell_at_5, VS, SHAPE)
+    assert np.isclose(df["true_um"].iloc[0], 8.0) and np.isclose(df["pred_um"].iloc[0], 8.0)
+    assert np.isclose(df["pred_all_um"].iloc[0], 9.0)
+
+
+def test_a_neurite_cut_lengthwise_by_a_face_is_not_scored():
+    """The dendrite's axis 0.2 um above the z = 0 face, closer than its 0.3 um radius: the
+    volume holds a sliver of it; neither side counts it (the spine's head, 0.15 um, would be
+    in, but it is not neurite)."""
+    cells, gt = _dendrite_with_spine(z_um=0.2)
+    s5 = _skel([(1, 5, 0.2), (9, 5, 0.2)], [[0, 1]])
+    _, df = score_skeletons({5: s5}, {}, cells, gt, _cell_at_5, VS, SHAPE, min_cable_um=0.0)
+    assert df["true_um"].iloc[0] == 0.0 and df["pred_um"].iloc[0] == 0.0
