@@ -382,8 +382,8 @@ def retract_tips(skel: Skeleton, *, tolerance_nm: float,
     quantisation of the radius), and the tip moves to the first walked vertex whose radius is
     95 % of the largest walked radius.  Branch points are never removed, nor is a path ever
     walked past its other end.  ``exempt``: vertex indices of tips that stay (tips on the
-    volume faces, where the neurite is cut and the path ends in the middle of the cut; the
-    ends of bridges).  Returns the skeleton and the old -> new vertex index map (-1 for
+    volume faces, where the neurite is cut and the path ends in the middle of the cut).
+    Returns the skeleton and the old -> new vertex index map (-1 for
     removed vertices).
     """
     n = skel.n_vertices
@@ -469,7 +469,7 @@ def merge_skeletons(
         skel = _weld([Skeleton(np.asarray(o.vertices), np.asarray(o.edges),
                                np.asarray(o.radius))])
     skel = _remove_dust(skel, float(dust_threshold_nm))
-    if tip_tolerance_nm is not None:      # before bridging: a bridged tip is still a tip
+    if tip_tolerance_nm is not None:      # before bridging, which takes tips' degree 1
         exempt = None
         if volume_box_nm is not None:
             lo, hi = (np.asarray(c, np.float64) for c in volume_box_nm)
