@@ -337,9 +337,9 @@ def score_skeletons(skeletons: Mapping[int, Skeleton], status: Mapping[int, str]
       tube, then those crossing the parent's tube at more than 45 degrees) are left out.
 
     A neuron is scored when its true neurite cable is at least ``min_cable_um``: below that,
-    the relative error is dominated by where TEASAR ends a path.  ``cell_at`` maps integer mag-1 voxel points ``(n, 3)``
-    to cell ids; ``status`` is each cell's ``skeleton_status``; ``shape_xyz`` the volume shape
-    in voxels.  Returns the summary and a per-neuron table (``scored`` marks the scored rows).
+    the relative error is dominated by where TEASAR ends a path.  ``cell_at`` maps integer
+    mag-1 voxel points ``(n, 3)`` to cell ids; ``status`` is each cell's ``skeleton_status``;
+    ``shape_xyz`` the volume shape in voxels.  Returns the summary and a per-neuron table (``scored`` marks the scored rows).
     """
     from syconn.proc.skeletons import skeleton_components, terminal_branches, twig_mask
 

@@ -460,8 +460,9 @@ class SkeletonMerge(SyconnTask):
         cfg = self.cfg
         km = cfg.skeleton.kimimaro_merge
         vs = np.asarray(cfg.dataset.voxel_size_nm, np.float64)
-        step = vs * np.asarray(skeleton_downsampling(vs))      # skeleton grid voxel (nm)
-        last = (-(-np.asarray(self.dataset_shape()) // (step / vs)) - 1) * step
+        ds = np.asarray(skeleton_downsampling(vs), np.int64)
+        step = vs * ds                                          # skeleton grid voxel (nm)
+        last = (-(-np.asarray(self.dataset_shape()) // ds) - 1) * step   # last grid vertex
         tips = dict(tip_tolerance_nm=float(step.max()), volume_box_nm=(np.zeros(3), last)) \
             if cfg.skeleton.retract_tips else {}
         pieces = read_pieces([t.path for t in self.input()], self.shard)
