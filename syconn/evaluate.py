@@ -296,9 +296,29 @@ def _deepest_tube(points: np.ndarray, nodes: np.ndarray, edges: np.ndarray,
     return out
 
 
-def _leading(mask: np.ndarray) -> int:
-    """How many values at the start of ``mask`` are True."""
-    return int(np.argmin(np.r_[np.asarray(mask, bool), False]))
+def _side_bases(edges: np.ndarray, kept: np.ndarray, side: np.ndarray, across: np.ndarray,
+                n_vertices: int) -> np.ndarray:
+    """Edge indices of the bases of traced side branches: chains of ``kept`` edges that are not
+    ``side`` (in a spine's or twig's tube) but cross their parent's tube (``across``), walked
+    from every vertex of a kept side edge.  A traced spine runs from its head down the neck and
+    then across the dendrite to its axis; whether the path ends in the head or, through a head
+    touching another branch of the cell, goes on, the stretch across the parent is the spine's,
+    not the parent's cable."""
+    e = np.asarray(edges, np.int64).reshape(-1, 2)
+    cand = np.zeros(len(e), bool)
+    cand[np.asarray(kept, np.int64)] = True
+    front = np.zeros(int(n_vertices), bool)
+    front[e[cand & side].ravel()] = True
+    walk = cand & ~side & across
+    out = np.zeros(len(e), bool)
+    while True:
+        hit = walk & (front[e[:, 0]] | front[e[:, 1]])
+        if not hit.any():
+            return np.flatnonzero(out)
+        out |= hit
+        walk &= ~hit
+        front[:] = False
+        front[e[hit].ravel()] = True
 
 
 def score_skeletons(skeletons: Mapping[int, Skeleton], status: Mapping[int, str],
@@ -331,17 +351,18 @@ def score_skeletons(skeletons: Mapping[int, Skeleton], status: Mapping[int, str]
     - a predicted edge counts where the true edge counts in whose tube its midpoint lies
       deepest (distance to the edge minus the edge's radius), so a place is in or out for both
       sides alike (no disagreement where a neurite runs along the edge of a region, and cable
-      inside a dendrite stays dendrite next to the base of a spine); a terminal branch of the
-      prediction that ends in a spine or a twig is that side branch, traced from its base on
-      the parent's axis: its edges up to the parent's axis (those in the spine's or twig's
-      tube, then those crossing the parent's tube at more than 45 degrees) are left out.
+      inside a dendrite stays dendrite next to the base of a spine); a traced spine or twig is
+      left out down to the parent's axis: its edges in the spine's or twig's tube, and the
+      chains of edges from there that cross the parent's tube at more than 45 degrees
+      (whether the traced path ends in the spine or goes on through a head that touches
+      another branch of the cell).
 
     A neuron is scored when its true neurite cable is at least ``min_cable_um``: below that,
     the relative error is dominated by where TEASAR ends a path.  ``cell_at`` maps integer
     mag-1 voxel points ``(n, 3)`` to cell ids; ``status`` is each cell's ``skeleton_status``;
     ``shape_xyz`` the volume shape in voxels.  Returns the summary and a per-neuron table (``scored`` marks the scored rows).
     """
-    from syconn.proc.skeletons import skeleton_components, terminal_branches, twig_mask
+    from syconn.proc.skeletons import skeleton_components, twig_mask
 
     vs = np.asarray(voxel_size_nm, np.float64)
     soma_margin_nm = soma_margin_um * 1000.0
@@ -410,12 +431,12 @@ def score_skeletons(skeletons: Mapping[int, Skeleton], status: Mapping[int, str]
         # the true edge whose tube holds the midpoint deepest (not simply the nearest centre
         # line: a spine neck's or a twig's first edge starts on the dendrite's axis, and the
         # nearest-line rule gave it the dendrite cable beside it, on spiny dendrites up to a
-        # third); a traced spine or twig is left out down to the parent's axis
+        # third); a traced spine or twig is left out down to the parent's axis (_side_bases)
         v = s.vertices.astype(np.float64)
         e = s.edges.astype(np.int64)
         mid = (v[e[:, 0]] + v[e[:, 1]]) / 2
         length = np.linalg.norm(v[e[:, 0]] - v[e[:, 1]], axis=1)
-        keep = mid_cell[k] == cid
+        keep = (mid_cell[k] == cid) & ~s.bridges
         keep[keep] = ~twig_mask(len(v), e[keep], length[keep], twig_um * 1000)
         if len(ge):
             tube = _deepest_tube(mid, gp, ge, g_rad)
@@ -424,11 +445,7 @@ def score_skeletons(skeletons: Mapping[int, Skeleton], status: Mapping[int, str]
             g_dir /= np.maximum(np.linalg.norm(g_dir, axis=1, keepdims=True), 1e-9)
             p_dir = (v[e[:, 0]] - v[e[:, 1]]) / np.maximum(length, 1e-9)[:, None]
             across = np.abs((p_dir * g_dir[tube]).sum(axis=1)) < np.cos(np.radians(45))
-            for path in terminal_branches(len(v), e[kk]):
-                idx = kk[path]                        # from the tip
-                n_side = _leading(g_side[tube[idx]])
-                if n_side:
-                    keep[idx[:n_side + _leading(across[idx[n_side:]])]] = False
+            keep[_side_bases(e, kk, g_side[tube], across, len(v))] = False
             keep &= g_keep[tube]
         else:
             keep[:] = False

@@ -158,3 +158,45 @@ def test_a_neurite_cut_lengthwise_by_a_face_is_not_scored():
     s5 = _skel([(1, 5, 0.2), (9, 5, 0.2)], [[0, 1]])
     _, df = score_skeletons({5: s5}, {}, cells, gt, _cell_at_5, VS, SHAPE, min_cable_um=0.0)
     assert df["true_um"].iloc[0] == 0.0 and df["pred_um"].iloc[0] == 0.0
+
+
+def test_a_path_through_a_spine_to_another_branch_loses_both_bases():
+    """A spine of dendrite A (y = 5) whose head touches dendrite B (y = 6.95) of the same cell:
+    the prediction runs A -> neck -> head -> B.  The path is not a terminal branch, but its
+    stretches across A (5 -> 5.2, deepest in A's tube: 0.1 - 0.3 < 0 - 0.05) and across B
+    (6.75 -> 6.95, deepest in B's: 0.1 - 0.3 < 0.4 - 0.15) belong to the spine: 16 um remain,
+    not 16.4."""
+    cells = pd.DataFrame({"cell_id": [5], "type": ["spiny"], "is_glia": [False],
+                          "has_soma": [False], "soma_x": [0.0], "soma_y": [0.0], "soma_z": [0.0],
+                          "soma_radius_um": [0.0]})
+    rows = [(5, 0, -1, 1000.0, 5000.0, 1000.0, 0.3, "dendrite"),
+            (5, 1, 0, 5000.0, 5000.0, 1000.0, 0.3, "dendrite"),
+            (5, 2, 1, 9000.0, 5000.0, 1000.0, 0.3, "dendrite"),
+            (5, 3, 1, 5000.0, 5800.0, 1000.0, 0.05, "spine_neck"),
+            (5, 4, 3, 5000.0, 6450.0, 1000.0, 0.15, "spine_head"),
+            (5, 5, -1, 1000.0, 6950.0, 1000.0, 0.3, "dendrite"),
+            (5, 6, 5, 5000.0, 6950.0, 1000.0, 0.3, "dendrite"),
+            (5, 7, 6, 9000.0, 6950.0, 1000.0, 0.3, "dendrite")]
+    gt = pd.DataFrame(rows, columns=["cell_id", "node_id", "parent_id", "x_nm", "y_nm", "z_nm",
+                                     "radius_um", "compartment"])
+
+    def cell_at(points_vx):
+        y = points_vx[:, 1] * 0.01
+        return np.where((y > 4.5) & (y < 7.5), 5, 0)
+
+    s5 = _skel([(1, 5, 1), (5, 5, 1), (9, 5, 1), (1, 6.95, 1), (5, 6.95, 1), (9, 6.95, 1),
+                (5, 5.2, 1), (5, 5.6, 1), (5, 6, 1), (5, 6.45, 1), (5, 6.75, 1)],
+               [[0, 1], [1, 2], [3, 4], [4, 5], [1, 6], [6, 7], [7, 8], [8, 9], [9, 10], [10, 4]])
+    _, df = score_skeletons({5: s5}, {}, cells, gt, cell_at, VS, SHAPE)
+    assert np.isclose(df["true_um"].iloc[0], 16.0) and np.isclose(df["pred_um"].iloc[0], 16.0)
+    assert np.isclose(df["pred_all_um"].iloc[0], 17.95)
+
+
+def test_bridges_are_not_cable_even_inside_the_cell():
+    """A bridge (merge_skeletons joined two parts) whose midpoint lies inside the cell is still
+    no cable: the skeleton says which edges are bridges."""
+    cells, gt = _dendrite_with_spine()
+    s5 = Skeleton(np.asarray([(1, 5, 1), (4, 5, 1), (6, 5, 1), (9, 5, 1)], np.float32) * 1000,
+                  np.asarray([[0, 1], [1, 2], [2, 3]], np.uint32), bridges=[False, True, False])
+    _, df = score_skeletons({5: s5}, {}, cells, gt, _cell_at_5, VS, SHAPE)
+    assert np.isclose(df["true_um"].iloc[0], 8.0) and np.isclose(df["pred_um"].iloc[0], 6.0)

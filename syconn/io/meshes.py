@@ -95,11 +95,15 @@ class ShardedStore:
                 raise InputError(f"n_shards: got {n_shards}, but {self.path} was created with "
                                  f"{meta['n_shards']} shards; omit n_shards to open it")
             self.n_shards = int(meta["n_shards"])
+            # records are read with the fields the store was written with (an older layout
+            # may lack a field added since; _decode fills it in)
+            self._fields = [tuple(f) for f in meta.get("fields", self.FIELDS)]
         else:
             n = self.DEFAULT_SHARDS if n_shards is None else n_shards
             if int(n) != n or n < 1:
                 raise InputError(f"n_shards: got {n_shards!r}, expected an integer >= 1")
             self.n_shards = int(n)
+            self._fields = list(self.FIELDS)
         self._meta_path = meta_path
 
     # ---- layout -------------------------------------------------------------------------
@@ -151,7 +155,7 @@ class ShardedStore:
 
     def _parse(self, raw: bytes, counts: np.ndarray) -> Any:
         arrays, pos = {}, 0
-        for name, dtype, ncol, ci in self.FIELDS:
+        for name, dtype, ncol, ci in self._fields:
             dt = np.dtype(dtype).newbyteorder("<")
             n = int(counts[ci]) * ncol
             a = np.frombuffer(raw, dtype=dt, count=n, offset=pos)
@@ -165,6 +169,11 @@ class ShardedStore:
         """Store (or replace) objects ``{id: obj}``; one locked append + index swap per shard."""
         if not objects:
             return
+        if self._fields != [tuple(f) for f in self.FIELDS]:
+            raise VolumeFormatError(
+                f"{self.path}: written with fields {[f[0] for f in self._fields]}, this version "
+                f"writes {[f[0] for f in self.FIELDS]}; it can be read, not extended (remove it "
+                "and rerun the step to rewrite it)")
         self._ensure()
         by_shard: dict[int, list[int]] = {}
         for oid in objects:

@@ -2,7 +2,9 @@
 
 Positions and radii are written in nm.  Node ids are 1-based and every parent is listed before
 its children (breadth-first from the root); roots have parent ``-1``.  SWC stores trees only: for
-a graph with cycles the breadth-first tree is written and the extra edges are dropped.
+a graph with cycles the breadth-first tree is written and the extra edges are dropped.  A
+skeleton's bridges (edges that only join the parts of a cell) are listed in a ``# bridges:``
+comment as ``child-parent`` id pairs, so an analysis can leave them out of the cable length.
 """
 
 from __future__ import annotations
@@ -76,6 +78,11 @@ def write_swc(path: str | os.PathLike, skel: Skeleton, *, node_types: np.ndarray
              "# id type x y z radius parent"]
     if comment:
         lines[1:1] = [f"# {line}" for line in str(comment).splitlines()]
+    if skel.bridges.any():     # SWC has no edge attributes: name them so cable can skip them
+        pairs = " ".join(f"{new_id[a]}-{new_id[b]}" for a, b in
+                         skel.edges[skel.bridges].astype(np.int64).tolist())
+        lines.insert(-1, f"# bridges (straight edges joining parts of the cell, not cable): "
+                         f"{pairs}")
     v, r = skel.vertices, skel.radii_nm
     for i in order.tolist():
         p = int(parent[i])

@@ -64,11 +64,14 @@ also in ``config.skeleton.kimimaro_skelgen`` and should be passed from there."""
 @dataclass(eq=False)
 class Skeleton:
     """A skeleton graph: ``vertices`` float32 ``(n, 3)`` nm, ``edges`` uint32 ``(e, 2)``,
-    ``radii_nm`` float32 ``(n,)`` (distance to the cell boundary)."""
+    ``radii_nm`` float32 ``(n,)`` (distance to the cell boundary), ``bridges`` bool ``(e,)``:
+    the edges :func:`merge_skeletons` added only to join the parts of a cell (straight lines,
+    not traced cable; default none)."""
 
     vertices: np.ndarray
     edges: np.ndarray
     radii_nm: np.ndarray | None = None
+    bridges: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         v, e = _vertices_and_indices(self.vertices, self.edges, 2, "Skeleton", "edges")
@@ -76,7 +79,11 @@ class Skeleton:
             np.ascontiguousarray(self.radii_nm, dtype=np.float32).reshape(-1)
         if r.shape != (len(v),):
             raise InputError(f"Skeleton.radii_nm: got {r.shape[0]} values for {len(v)} vertices")
-        self.vertices, self.edges, self.radii_nm = v, e, r
+        b = np.zeros(len(e), bool) if self.bridges is None else \
+            np.asarray(self.bridges).reshape(-1).astype(bool)
+        if b.shape != (len(e),):
+            raise InputError(f"Skeleton.bridges: got {b.shape[0]} values for {len(e)} edges")
+        self.vertices, self.edges, self.radii_nm, self.bridges = v, e, r, b
 
     @classmethod
     def empty(cls) -> Skeleton:
@@ -443,10 +450,10 @@ def merge_skeletons(
     another component; finally every ``downsample``-th vertex kept along unbranched paths
     (SyConn ``downsample(10)``; 1 = off).  Deterministic and independent of the piece order.
 
-    With ``return_bridges`` also returns a boolean mask over the result's edges marking the
-    *bridges*: straight edges added only to connect components (parts of a cell that leave the
-    volume and come back, or pieces the dust filter of a block dropped).  They are not traced
-    cable; :func:`skeleton_stats` can leave them out.
+    The result's ``bridges`` mask marks the straight edges added only to connect components
+    (parts of a cell that leave the volume and come back, or pieces the dust filter of a block
+    dropped).  They are not traced cable, and :func:`skeleton_stats` leaves them out; with
+    ``return_bridges`` the mask is also returned.
     """
     import kimimaro
     import osteoid
@@ -479,9 +486,8 @@ def merge_skeletons(
         skel, _ = retract_tips(skel, tolerance_nm=float(tip_tolerance_nm), exempt=exempt)
     skel, bridges = _connect_components(skel)
     skel, remap = _downsample_paths(skel, int(downsample), pinned=bridges.ravel())
-    if not return_bridges:
-        return skel
-    return skel, edge_mask(skel, remap[bridges])
+    skel.bridges = edge_mask(skel, remap[bridges])
+    return (skel, skel.bridges) if return_bridges else skel
 
 
 def edge_mask(skel: Skeleton, pairs: np.ndarray) -> np.ndarray:
@@ -553,14 +559,13 @@ def skeleton_stats(skel: Skeleton, *, exclude_edges: np.ndarray | None = None
                    ) -> tuple[float, int, int]:
     """``(cable_length_um, n_branch_points, n_tips)``: branch points have degree >= 3, tips 1.
 
-    ``exclude_edges``: boolean mask of edges left out of the cable length (bridges from
-    :func:`merge_skeletons`); degrees count every edge."""
+    ``exclude_edges``: boolean mask of edges left out of the cable length; by default the
+    skeleton's ``bridges`` (from :func:`merge_skeletons`).  Degrees count every edge."""
     if skel.n_edges == 0:
         return 0.0, 0, 0
     deg = np.bincount(skel.edges.astype(np.int64).ravel(), minlength=skel.n_vertices)
     lengths = _edge_lengths(skel)
-    if exclude_edges is not None:
-        lengths = lengths[~np.asarray(exclude_edges, bool)]
+    lengths = lengths[~np.asarray(skel.bridges if exclude_edges is None else exclude_edges, bool)]
     return float(lengths.sum() / 1000.0), int((deg >= 3).sum()), int((deg == 1).sum())
 
 

@@ -473,10 +473,10 @@ class SkeletonMerge(SyconnTask):
                 [Skeleton(v, e, r) for v, e, r in pieces.pop(oid)],
                 dust_threshold_nm=km.dust_threshold, tick_threshold_nm=km.tick_threshold,
                 downsample=cfg.skeleton.downsample, return_bridges=True, **tips)
-            cable, n_branch, n_tips = skeleton_stats(skel, exclude_edges=bridges)
+            cable, n_branch, n_tips = skeleton_stats(skel)              # bridges left out
             rows.append((oid, skel.n_vertices, cable, n_branch, n_tips,
                          skeleton_components(skel), int(bridges.sum()),
-                         skeleton_stats(skel)[0] - cable))
+                         skeleton_stats(skel, exclude_edges=~bridges)[0]))
             if skel.n_vertices:
                 writer.put(oid, skel)
             if n % 50 == 0:

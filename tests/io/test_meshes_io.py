@@ -84,6 +84,26 @@ def test_skeleton_store_roundtrip(tmp_path):
     assert meta["kind"] == "skeleton" and meta["n_shards"] == 3
 
 
+def test_skeleton_store_keeps_bridges_and_reads_the_older_layout(tmp_path):
+    s = _skel(1, 5)
+    s.bridges[[1, 3]] = True
+    store = SkeletonStore(tmp_path / "skel", n_shards=2)
+    store.put(7, s)
+    assert SkeletonStore(tmp_path / "skel").get(7).bridges.tolist() == [False, True, False, True]
+    # a store written before bridges were recorded: three fields per record
+    old = tmp_path / "old"
+    store = SkeletonStore(old, n_shards=1)
+    store.FIELDS = store.FIELDS[:3]
+    store._fields = store.FIELDS
+    store._encode = lambda obj: ([obj.vertices, obj.edges, obj.radii_nm],
+                                 [obj.n_vertices, obj.n_edges])
+    store.put(7, s)
+    back = SkeletonStore(old).get(7)
+    assert np.array_equal(back.vertices, s.vertices) and not back.bridges.any()
+    with pytest.raises(VolumeFormatError, match="can be read, not extended"):
+        SkeletonStore(old).put(8, s)
+
+
 def test_ply_binary_roundtrip(tmp_path):
     m = _mesh(3, 7)
     write_ply(tmp_path / "a.ply", m, comment="cell 3")
@@ -131,3 +151,14 @@ def test_swc_spec(tmp_path):
     assert back.n_edges == 5
     with pytest.raises(InputError, match="node_types"):
         write_swc(tmp_path / "d.swc", s, node_types=[1, 2])
+    assert "bridges" not in (tmp_path / "c.swc").read_text()
+
+
+def test_swc_names_the_bridges(tmp_path):
+    # a path 0-1-2 whose middle edge is a bridge; root is the thickest node (2)
+    s = Skeleton([[0, 0, 0], [10, 0, 0], [500, 0, 0]], [[0, 1], [1, 2]], [1, 2, 3],
+                 bridges=[False, True])
+    write_swc(tmp_path / "b.swc", s)
+    lines = (tmp_path / "b.swc").read_text().splitlines()
+    assert "# bridges (straight edges joining parts of the cell, not cable): 2-1" in lines
+    assert lines[2].startswith("# bridges") and lines[3].startswith("# id type")
