@@ -276,11 +276,12 @@ def _sample_edges(points: np.ndarray, edges: np.ndarray, step: float
 
 
 def _deepest_tube(points: np.ndarray, nodes: np.ndarray, edges: np.ndarray,
-                  radii: np.ndarray, step: float = 50.0) -> np.ndarray:
+                  radii: np.ndarray, step: float = 50.0) -> tuple[np.ndarray, np.ndarray]:
     """Index of the edge whose tube each point lies deepest in: the edge minimising the
     distance from the point to the edge (sampled every ``step``) minus the edge's radius
-    ``radii``.  A point inside a thick dendrite near the base of a spine neck belongs to the
-    dendrite, although the neck's centre line (which starts on the dendrite's axis) is closer."""
+    ``radii``, and that depth (negative inside the tube).  A point inside a thick dendrite near
+    the base of a spine neck belongs to the dendrite, although the neck's centre line (which
+    starts on the dendrite's axis) is closer."""
     pts, owner = _sample_edges(nodes, edges, step)
     r = np.asarray(radii, np.float64)[owner]
     tree = cKDTree(pts)
@@ -289,11 +290,26 @@ def _deepest_tube(points: np.ndarray, nodes: np.ndarray, edges: np.ndarray,
     reach = d0 - r[i0] + r.max() + 1e-6
     cand = tree.query_ball_point(points, reach)
     out = np.empty(len(points), np.int64)
+    best = np.empty(len(points), np.float64)
     for k, c in enumerate(cand):
         c = np.asarray(c, np.int64)
         depth = np.linalg.norm(pts[c] - points[k], axis=1) - r[c]
-        out[k] = owner[c[int(np.argmin(depth))]]
-    return out
+        j = int(np.argmin(depth))
+        out[k], best[k] = owner[c[j]], depth[j]
+    return out, best
+
+
+def _true_edges(g: pd.DataFrame) -> list:
+    """``[nodes (n, 3) nm, edges (child, parent) (e, 2), lengths, radii (the child's, nm),
+    compartments]`` of one cell's ground-truth skeleton table."""
+    gp = g[["x_nm", "y_nm", "z_nm"]].to_numpy(np.float64)
+    parent = g["parent_id"].to_numpy()
+    has = parent >= 0
+    ge = np.stack([np.flatnonzero(has),
+                   pd.Index(g["node_id"].to_numpy()).get_indexer(parent[has])], axis=1)
+    g_len = np.linalg.norm(gp[ge[:, 0]] - gp[ge[:, 1]], axis=1)
+    return [gp, ge, g_len, g["radius_um"].to_numpy()[has] * 1000.0,
+            g["compartment"].to_numpy()[has]]
 
 
 def _side_bases(edges: np.ndarray, kept: np.ndarray, side: np.ndarray, across: np.ndarray,
@@ -334,10 +350,10 @@ def score_skeletons(skeletons: Mapping[int, Skeleton], status: Mapping[int, str]
 
     Compared per neuron is the *neurite* cable length, defined the same way on both sides:
 
-    - twigs are pruned from the true skeleton and from the prediction (after dropping its
-      bridges, the straight edges between parts of a cell that leave the volume and return,
-      found as edges whose midpoint is outside the cell): terminal branches shorter than
-      ``twig_um``, by default TEASAR's invalidation constant (500 nm; the invalidation radius
+    - twigs are pruned from the true skeleton and from the prediction (after dropping the
+      skeleton's ``bridges``, the straight edges between parts of a cell that leave the volume
+      and return, and any edge whose midpoint is outside the cell): terminal branches shorter
+      than ``twig_um``, by default TEASAR's invalidation constant (500 nm; the invalidation radius
       is 2 x radius + 500 nm), which TEASAR cannot resolve at any radius: a branch that ends
       inside the invalidation ball of its parent's path is not traced, and a bouton or the
       end of a thick neurite can become a short stub the truth does not have;
@@ -347,7 +363,9 @@ def score_skeletons(skeletons: Mapping[int, Skeleton], status: Mapping[int, str]
       ``soma_invalidation_const``, 2 um: no path ends in that ball, so neurite ending there is
       never traced), at least ``border_um`` inside the volume, and at least their radius
       inside it (a neurite whose axis runs closer to a face than its radius is cut lengthwise
-      by the face: the volume holds a sliver of it, not its centre line);
+      by the face: the volume holds a sliver of it, not its centre line), and if most of the
+      edge's axis (points every 40 nm) lies in the cell's own segmentation (where another
+      cell's spine head took a thin axon's voxels, no skeleton of the segmentation passes);
     - a predicted edge counts where the true edge counts in whose tube its midpoint lies
       deepest (distance to the edge minus the edge's radius), so a place is in or out for both
       sides alike (no disagreement where a neurite runs along the edge of a region, and cable
@@ -355,7 +373,9 @@ def score_skeletons(skeletons: Mapping[int, Skeleton], status: Mapping[int, str]
       left out down to the parent's axis: its edges in the spine's or twig's tube, and the
       chains of edges from there that cross the parent's tube at more than 45 degrees
       (whether the traced path ends in the spine or goes on through a head that touches
-      another branch of the cell).
+      another branch of the cell); a predicted edge more than ``twig_um`` outside every true
+      tube traces a part of the cell the true skeleton does not describe (a sliver on a volume
+      face of a neurite whose axis lies outside the volume) and is left out.
 
     A neuron is scored when its true neurite cable is at least ``min_cable_um``: below that,
     the relative error is dominated by where TEASAR ends a path.  ``cell_at`` maps integer
@@ -374,19 +394,25 @@ def score_skeletons(skeletons: Mapping[int, Skeleton], status: Mapping[int, str]
     skel = gt_skeletons
     got = {int(c): skeletons[int(c)] for c in neurons.index if int(c) in skeletons}
     # every predicted node and edge midpoint of the neurons, labelled in one pass
-    node_pts, mid_pts, owners = [], [], []
+    # and points every 40 nm along every true edge (is the truth's axis in its own cell?)
+    node_pts, mid_pts, true_pts, owners, truth = [], [], [], [], {}
+    hi_vx = np.asarray(shape_xyz, np.int64) - 1
     for cid, s in got.items():
         v = s.vertices.astype(np.float64)
         e = s.edges.astype(np.int64)
         node_pts.append(np.rint(v / vs).astype(np.int64))
         mid_pts.append(np.rint((v[e[:, 0]] + v[e[:, 1]]) / 2 / vs).astype(np.int64))
         owners.append(cid)
-    n_nodes = [len(p) for p in node_pts]
-    allp = np.concatenate(node_pts + mid_pts) if owners else np.zeros((0, 3), np.int64)
+        truth[cid] = t = _true_edges(skel[skel["cell_id"] == cid])
+        pts, on = _sample_edges(t[0], t[1], 40.0) if len(t[1]) else (np.zeros((0, 3)), [])
+        true_pts.append(np.clip(np.rint(pts / vs).astype(np.int64), 0, hi_vx))
+        t.append(np.asarray(on, np.int64))
+    sizes = [len(p) for p in node_pts + mid_pts + true_pts]
+    allp = np.concatenate(node_pts + mid_pts + true_pts) if owners else np.zeros((0, 3), np.int64)
     cell_of = np.asarray(cell_at(allp)) if len(allp) else np.zeros(0, np.int64)
-    node_cell = np.split(cell_of[:sum(n_nodes)], np.cumsum(n_nodes)[:-1]) if owners else []
-    mid_cell = np.split(cell_of[sum(n_nodes):], np.cumsum([len(m) for m in mid_pts])[:-1]) \
-        if owners else []
+    parts = np.split(cell_of, np.cumsum(sizes)[:-1]) if owners else []
+    n = len(owners)
+    node_cell, mid_cell, true_cell = parts[:n], parts[n:2 * n], parts[2 * n:]
 
     per_cell = []
     inside = total = 0
@@ -412,18 +438,15 @@ def score_skeletons(skeletons: Mapping[int, Skeleton], status: Mapping[int, str]
                 ok &= np.linalg.norm(mid - centre, axis=1) > soma_reach
             return ok
 
-        # ground truth: twigs pruned, then axon and dendrite edges in the scored region
-        g = skel[skel["cell_id"] == cid]
-        gp = g[["x_nm", "y_nm", "z_nm"]].to_numpy()
-        parent = g["parent_id"].to_numpy()
-        has = parent >= 0
-        ge = np.stack([np.flatnonzero(has),
-                       pd.Index(g["node_id"].to_numpy()).get_indexer(parent[has])], axis=1)
-        g_len = np.linalg.norm(gp[ge[:, 0]] - gp[ge[:, 1]], axis=1)
-        g_rad = g["radius_um"].to_numpy()[has] * 1000.0     # an edge has its child's radius
-        g_comp = g["compartment"].to_numpy()[has]
+        # ground truth: twigs pruned, then axon and dendrite edges in the scored region whose
+        # axis lies in the cell's segmentation (where another cell's spine head or bouton
+        # took the voxels of a thin axon, or the gap between cells ate it, no skeleton of the
+        # segmentation can pass, so neither side counts it)
+        gp, ge, g_len, g_rad, g_comp, on = truth[cid]
+        in_cell = np.bincount(on, weights=true_cell[k] == cid, minlength=len(ge)) >= \
+            0.5 * np.bincount(on, minlength=len(ge))
         g_twig = twig_mask(len(gp), ge, g_len, twig_um * 1000)
-        g_keep = ~g_twig & np.isin(g_comp, ("axon", "dendrite")) & \
+        g_keep = ~g_twig & np.isin(g_comp, ("axon", "dendrite")) & in_cell & \
             scored_region((gp[ge[:, 0]] + gp[ge[:, 1]]) / 2, g_rad)
         g_side = g_twig | np.isin(g_comp, ("spine_neck", "spine_head"))  # side branches
         true = float(g_len[g_keep].sum())
@@ -439,7 +462,10 @@ def score_skeletons(skeletons: Mapping[int, Skeleton], status: Mapping[int, str]
         keep = (mid_cell[k] == cid) & ~s.bridges
         keep[keep] = ~twig_mask(len(v), e[keep], length[keep], twig_um * 1000)
         if len(ge):
-            tube = _deepest_tube(mid, gp, ge, g_rad)
+            tube, depth = _deepest_tube(mid, gp, ge, g_rad)
+            # more than twig_um outside every true tube: a part of the cell the truth has no
+            # skeleton for (a sliver on a face of a neurite whose axis lies outside the volume)
+            keep &= depth <= twig_um * 1000
             kk = np.flatnonzero(keep)
             g_dir = gp[ge[:, 0]] - gp[ge[:, 1]]
             g_dir /= np.maximum(np.linalg.norm(g_dir, axis=1, keepdims=True), 1e-9)

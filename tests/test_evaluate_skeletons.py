@@ -200,3 +200,19 @@ def test_bridges_are_not_cable_even_inside_the_cell():
                   np.asarray([[0, 1], [1, 2], [2, 3]], np.uint32), bridges=[False, True, False])
     _, df = score_skeletons({5: s5}, {}, cells, gt, _cell_at_5, VS, SHAPE)
     assert np.isclose(df["true_um"].iloc[0], 8.0) and np.isclose(df["pred_um"].iloc[0], 6.0)
+
+
+def test_true_cable_outside_its_own_segmentation_is_not_scored():
+    """Where another cell took the voxels of the true axis (a spine head on a thin axon), no
+    skeleton of the segmentation can pass: the true edge from 5 to 9 um lies mostly (6 to 9 um)
+    outside cell 5 in the segmentation, so it is not scored on either side: 4 of the 8 um
+    remain, and the prediction's 0.9 um along that edge is left out with it."""
+    cells, gt = _dendrite_with_spine()
+
+    def cell_at(points_vx):
+        x, y = points_vx[:, 0] * 0.01, points_vx[:, 1] * 0.01
+        return np.where((y > 4.5) & (y < 6.5) & (x < 6.0), 5, 0)
+
+    s5 = _skel([(1, 5, 1), (5, 5, 1), (5.9, 5, 1)], [[0, 1], [1, 2]])
+    _, df = score_skeletons({5: s5}, {}, cells, gt, cell_at, VS, SHAPE)
+    assert np.isclose(df["true_um"].iloc[0], 4.0) and np.isclose(df["pred_um"].iloc[0], 4.0)

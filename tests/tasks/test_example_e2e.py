@@ -19,9 +19,9 @@ from syconn.workdir import init_from_synth
 
 pytestmark = pytest.mark.slow
 
-# measured on the default example: see test_skeletons_sqlite
-SKELETON_FLOOR = 0.80          # measured 0.875 (28 of 32)
-SKELETON_MEDIAN_CEIL = 0.06    # measured 0.038
+# issue 5's target, and ceilings/floors from the measurement on the default example
+SKELETON_TARGET = 0.90         # measured 0.938 (30 of 32)
+SKELETON_MEDIAN_CEIL = 0.05    # measured 0.030
 SKELETON_MIN_SCORED = 28       # measured 32
 
 
@@ -47,11 +47,12 @@ def _check(ev):
     print("\n".join(ev.lines()))
     assert ev.precision >= 0.95 and ev.recall >= 0.95, ev
     assert ev.direction_accuracy >= 0.95 and ev.sign_accuracy >= 0.95, ev
-    # measured +14.6 % (47 for 41) since the generator change of 43e6459, was -2.7 %: 9 of the
-    # 47 objects overlap no true mitochondrion (false blobs of the synthetic mi map, 1.3k-7.4k
-    # voxels, that pass the size filter); the other 38 match one true mitochondrion each.  The
-    # bound was 5 %; it goes back once the generator's false blobs are sized again (README)
-    assert abs(ev.mitochondria_count_error) <= 0.16, ev
+    # measured -7.3 % (38 for 41): every object is a true mitochondrion (the generator's false
+    # blobs are specks the size filter removes since they were resized); two pairs of touching
+    # true mitochondria merge into one object each (connected components of the thresholded
+    # map cannot split them, in the original neither) and a 3-slice sliver on the z face is
+    # eroded away.  The bound was 5 % while 9 false blobs hid these misses (README)
+    assert abs(ev.mitochondria_count_error) <= 0.08, ev
     assert ev.supervoxel_to_cell_exact, ev
 
 
@@ -61,10 +62,9 @@ def test_accuracy_sqlite(example):
 
 
 def test_skeletons_sqlite(example):
-    """Issue 5: one connected skeleton per cell, >= 99 % of nodes inside their cell.  The
-    issue's cable-length target (within 10 % for >= 90 % of neurons) is NOT met: see the README
-    (Accuracy); the floor asserted here is the measured level minus a margin, so a regression
-    still fails."""
+    """Issue 5: one connected skeleton per cell, >= 99 % of nodes inside their cell, cable
+    length within 10 % of the truth for >= 90 % of the scored neurons (the metric: README,
+    Accuracy, and syconn.evaluate.score_skeletons)."""
     root, _ = example
     ev, per_cell = evaluate_skeletons(root / "wd", root / "data")
     print("\n".join(ev.lines()))
@@ -72,7 +72,8 @@ def test_skeletons_sqlite(example):
     assert ev.nodes_inside >= 0.99, ev
     assert ev.n_skeletonized + ev.n_too_small + ev.n_empty == ev.n_neurons, ev
     assert ev.n_skeletonized >= 42 and ev.n_evaluated >= SKELETON_MIN_SCORED, ev
-    assert ev.fraction_within >= SKELETON_FLOOR and ev.median_abs_error <= SKELETON_MEDIAN_CEIL, ev
+    assert ev.fraction_within >= SKELETON_TARGET, ev
+    assert ev.median_abs_error <= SKELETON_MEDIAN_CEIL, ev
 
 
 @pytest.mark.postgres
