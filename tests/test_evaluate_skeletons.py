@@ -216,3 +216,14 @@ def test_true_cable_outside_its_own_segmentation_is_not_scored():
     s5 = _skel([(1, 5, 1), (5, 5, 1), (5.9, 5, 1)], [[0, 1], [1, 2]])
     _, df = score_skeletons({5: s5}, {}, cells, gt, cell_at, VS, SHAPE)
     assert np.isclose(df["true_um"].iloc[0], 4.0) and np.isclose(df["pred_um"].iloc[0], 4.0)
+
+
+def test_predicted_cable_far_outside_every_true_tube_is_not_scored():
+    """A 3 um path inside the cell but 1.1 um from the dendrite's axis (0.8 um outside its
+    0.3 um tube, more than twig_um): a part of the cell the truth has no skeleton for (on real
+    runs, a sliver on a volume face of a neurite whose axis lies outside the volume)."""
+    cells, gt = _dendrite_with_spine()
+    s5 = _skel([(1, 5, 1), (9, 5, 1), (1, 6.4, 1), (4, 6.4, 1)], [[0, 1], [2, 3]])
+    _, df = score_skeletons({5: s5}, {}, cells, gt, _cell_at_5, VS, SHAPE)
+    assert np.isclose(df["true_um"].iloc[0], 8.0) and np.isclose(df["pred_um"].iloc[0], 8.0)
+    assert np.isclose(df["pred_all_um"].iloc[0], 11.0)
