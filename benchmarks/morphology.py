@@ -128,17 +128,14 @@ def step_skel_blocks(tmp):
 
 
 def step_skel_merge(tmp):
-    from syconn.proc.skeletons import (merge_skeletons, skeleton_components,
-                                       skeleton_downsampling, skeleton_stats)
+    from syconn.proc.skeletons import (merge_skeletons, skeleton_components, skeleton_stats,
+                                       tip_retraction_args)
 
     pieces = pickle.loads((Path(tmp) / "skel_pieces.pkl").read_bytes())
-    shape = np.asarray(pickle.loads((Path(tmp) / "meta.pkl").read_bytes())["shape"])
-    ds = np.asarray(skeleton_downsampling(VS))
-    step = np.asarray(VS) * ds
-    box = (np.zeros(3), (-(-shape // ds) - 1) * step)      # as SkeletonMerge: tips retracted
+    shape = pickle.loads((Path(tmp) / "meta.pkl").read_bytes())["shape"]
+    tips = tip_retraction_args(VS, shape)                   # as SkeletonMerge: tips retracted
     t0, c0 = time.perf_counter(), time.process_time()
-    merged = {oid: merge_skeletons(p, tip_tolerance_nm=float(step.max()), volume_box_nm=box)
-              for oid, p in pieces.items()}
+    merged = {oid: merge_skeletons(p, **tips) for oid, p in pieces.items()}
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     one = sum(skeleton_components(s) == 1 for s in merged.values())
     stats = {oid: skeleton_stats(s) for oid, s in merged.items()}

@@ -44,6 +44,7 @@ __all__ = [
     "twig_mask",
     "terminal_branches",
     "retract_tips",
+    "tip_retraction_args",
 ]
 
 TEASAR_PARAMS: dict[str, float] = {
@@ -424,6 +425,17 @@ def retract_tips(skel: Skeleton, *, tolerance_nm: float,
     if keep.all():
         return skel, np.arange(n)
     return _subset(skel, keep), np.where(keep, np.cumsum(keep) - 1, -1)
+
+
+def tip_retraction_args(voxel_size_nm: Sequence[float], shape_xyz: Sequence[int]) -> dict:
+    """:func:`merge_skeletons` keywords that retract tips for a volume of ``shape_xyz`` voxels:
+    ``tip_tolerance_nm`` one voxel of the skeleton grid (:func:`skeleton_downsampling`), and
+    ``volume_box_nm`` the first and last grid vertex positions (tips there stay)."""
+    vs = _vec3(voxel_size_nm, "voxel_size_nm", positive=True)
+    ds = np.asarray(skeleton_downsampling(vs), np.int64)
+    step = vs * ds
+    last = (-(-np.asarray(shape_xyz, np.int64) // ds) - 1) * step
+    return {"tip_tolerance_nm": float(step.max()), "volume_box_nm": (np.zeros(3), last)}
 
 
 def merge_skeletons(

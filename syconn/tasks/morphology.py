@@ -70,6 +70,7 @@ from syconn.proc.skeletons import (
     skeleton_downsampling,
     skeleton_stats,
     skeletonize_block,
+    tip_retraction_args,
 )
 from syconn.tasks.base import DBTarget, SyconnTask, atomic_path, block_grid, read_parquet
 from syconn.tasks.base import settings_hash, write_parquet
@@ -459,24 +460,20 @@ class SkeletonMerge(SyconnTask):
     def run(self):
         cfg = self.cfg
         km = cfg.skeleton.kimimaro_merge
-        vs = np.asarray(cfg.dataset.voxel_size_nm, np.float64)
-        ds = np.asarray(skeleton_downsampling(vs), np.int64)
-        step = vs * ds                                          # skeleton grid voxel (nm)
-        last = (-(-np.asarray(self.dataset_shape()) // ds) - 1) * step   # last grid vertex
-        tips = dict(tip_tolerance_nm=float(step.max()), volume_box_nm=(np.zeros(3), last)) \
+        tips = tip_retraction_args(cfg.dataset.voxel_size_nm, self.dataset_shape()) \
             if cfg.skeleton.retract_tips else {}
         pieces = read_pieces([t.path for t in self.input()], self.shard)
         writer = _StoreWriter(SkeletonStore(skeleton_dir(self) / "store"))
         rows = []
         for n, oid in enumerate(sorted(pieces)):
-            skel, bridges = merge_skeletons(
+            skel = merge_skeletons(
                 [Skeleton(v, e, r) for v, e, r in pieces.pop(oid)],
                 dust_threshold_nm=km.dust_threshold, tick_threshold_nm=km.tick_threshold,
-                downsample=cfg.skeleton.downsample, return_bridges=True, **tips)
+                downsample=cfg.skeleton.downsample, **tips)
             cable, n_branch, n_tips = skeleton_stats(skel)              # bridges left out
             rows.append((oid, skel.n_vertices, cable, n_branch, n_tips,
-                         skeleton_components(skel), int(bridges.sum()),
-                         skeleton_stats(skel, exclude_edges=~bridges)[0]))
+                         skeleton_components(skel), int(skel.bridges.sum()),
+                         skeleton_stats(skel, exclude_edges=~skel.bridges)[0]))
             if skel.n_vertices:
                 writer.put(oid, skel)
             if n % 50 == 0:

@@ -11,6 +11,7 @@ from syconn.proc.skeletons import (
     skeleton_stats,
     skeletonize_block,
     terminal_branches,
+    tip_retraction_args,
     twig_mask,
 )
 
@@ -265,3 +266,12 @@ def test_tips_on_the_volume_faces_stay():
     plain = skeleton_stats(merge_skeletons([raw]))[0]
     kept = skeleton_stats(merge_skeletons([raw], tip_tolerance_nm=20.0, volume_box_nm=box))[0]
     assert kept == pytest.approx(plain) and plain == pytest.approx(1.27, rel=0.05)
+
+
+def test_tip_retraction_args_by_hand():
+    # 10x10x20 nm voxels: grid stride (2, 2, 1), grid voxel 20 nm; 101 x 100 x 7 voxels give
+    # grid vertices 0..50 x 0..49 x 0..6, the last at (1000, 980, 120) nm
+    got = tip_retraction_args((10, 10, 20), (101, 100, 7))
+    assert got["tip_tolerance_nm"] == 20.0
+    lo, hi = got["volume_box_nm"]
+    assert lo.tolist() == [0, 0, 0] and hi.tolist() == [1000.0, 980.0, 120.0]
