@@ -1,11 +1,15 @@
 """``syconn export WD ply|obj|swc|neuroglancer``: meshes and skeletons for the tools people use.
 
-Reads what the pipeline stored (the mesh and skeleton stores, SQL); recomputes nothing.  Every
-export is written into a temporary folder next to the destination and renamed at the end, so an
-interrupted or failed export leaves no half-written folder behind.
+Reads what the pipeline stored (the mesh and skeleton stores, SQL); recomputes nothing.
 
 - ``ply`` / ``obj``: one file per object, ``<kind>_<id>.ply`` (vertices in nm).
 - ``swc``: one file per cell skeleton, ``<id>.swc`` (nm, radius in nm), readable by navis.
+
+  These exports add to their folder (default ``WD/export/<fmt>``): each file is written
+  atomically (a temporary name in the same folder, then ``os.replace``), so a second export
+  (other cells, another ``--kind``) keeps the files of the first, a re-export of an object
+  replaces just its file, and an interrupted export leaves only complete files.
+
 - ``neuroglancer``: a precomputed segmentation folder with legacy meshes, skeletons (vertex
   attributes ``radius`` and ``compartment``, 0 until compartments are predicted), segment
   properties (cell type where known, size in voxels, mesh volume in µm³, cable length in µm)
@@ -14,10 +18,23 @@ interrupted or failed export leaves no half-written folder behind.
   volume (raw uint64 chunks, 8 bytes per voxel: meant for small volumes).  Serve the folder
   over HTTP (``python -m http.server`` with CORS, or any static server) and open
   ``precomputed://http://HOST/`` plus ``precomputed://http://HOST/synapses``.
+
+  The folder is one dataset (its ``info``, segment properties and annotation index list what
+  is in it), so it is written to a temporary folder next to the destination and replaces the
+  destination as a whole: the old folder is renamed aside, the new one renamed in, then the
+  old one removed, so a failed export changes nothing and a crash never leaves no export.
+  The default destination is ``WD/export/neuroglancer``, or with ``cells``
+  ``WD/export/neuroglancer_cells_<ids>`` (ids joined by ``_``; more than 5 ids, or none:
+  ``neuroglancer_cells_<n>_<hash>``, the first 8 hex digits of the SHA-1 of the sorted ids
+  joined by ``,``), so a subset export never replaces the full one.  An explicit ``out``
+  folder is replaced as a whole.
+
+Exported files get the usual mode (``0o666`` less the umask), folders ``0o777`` less the umask.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -62,11 +79,38 @@ def _store(wd: Path, kind: str):
 def export(wd: Path | str, fmt: str, out: Path | str | None = None, *,
            cells: Sequence[int] | None = None, kind: str = "cells", volume: bool = False,
            log: Callable[[str], None] = print) -> Path:
-    """Export meshes / skeletons of ``wd`` in ``fmt`` to ``out`` (default ``WD/export/<fmt>``).
+    """Export meshes / skeletons of ``wd`` in ``fmt`` to the folder ``out``.
 
-    ``cells``: restrict to these cell ids (organelle and synapse meshes: those assigned to /
-    touching them).  ``kind``: meshes of ``cells``, ``mi``, ``vc``, ``sj`` or ``syn`` (ply/obj).
-    ``volume``: write the cell label volume into the Neuroglancer folder.
+    Parameters
+    ----------
+    wd : path
+        The working directory.
+    fmt : {"ply", "obj", "swc", "neuroglancer"}
+        The format (see the module docstring).
+    out : path, optional
+        Destination folder.  Default ``WD/export/<fmt>``; for ``neuroglancer`` with ``cells``
+        ``WD/export/neuroglancer_cells_<ids>``.  ply / obj / swc files are added to it (a file
+        of the same object is replaced); a neuroglancer folder is replaced as a whole.
+    cells : sequence of int, optional
+        Restrict to these cell ids (organelle and synapse meshes: those assigned to / touching
+        them).
+    kind : {"cells", "mi", "vc", "sj", "syn"}
+        ply / obj: which meshes to export.
+    volume : bool
+        neuroglancer: also write the cell label volume.
+    log : callable
+        Receives one line per progress message.
+
+    Returns
+    -------
+    Path
+        The destination folder.
+
+    Raises
+    ------
+    InputError
+        An unknown format or kind, cell ids not in the cells table, ``out`` an existing file,
+        or the meshes / skeletons not computed yet.
     """
     from syconn.config import load_config
     from syconn.workdir import open_engine
@@ -79,27 +123,49 @@ def export(wd: Path | str, fmt: str, out: Path | str | None = None, *,
     cfg = load_config(wd)
     engine = open_engine(wd, cfg, read_only=True)
     table = _cell_rows(engine, cells)
-    out = Path(out) if out is not None else wd / "export" / fmt
-    tmp = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        if fmt in ("ply", "obj"):
-            n = _export_meshes(wd, engine, tmp, fmt, kind, table, cells is not None)
-            log(f"{n} {kind} meshes")
-        elif fmt == "swc":
-            n = _export_swc(wd, tmp, table)
-            log(f"{n} skeletons")
-        else:
-            _export_neuroglancer(wd, cfg, engine, tmp, table, cells, volume, log)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
+    out = Path(out) if out is not None else wd / "export" / _default_name(fmt, table, cells)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out: {out} is a file, expected a folder (or a path not yet there)")
+    if fmt in ("ply", "obj"):
+        n = _export_meshes(wd, engine, out, fmt, kind, table, cells is not None)
+        log(f"{n} {kind} meshes")
+    elif fmt == "swc":
+        n = _export_swc(wd, out, table)
+        log(f"{n} skeletons")
+    else:
+        tmp = out.with_name(f".{out.name}.partial")
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        tmp.mkdir(parents=True)
+        try:
+            _export_neuroglancer(wd, cfg, engine, tmp, table, cells, volume, log)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _replace_folder(tmp, out)
     log(f"written to {out}")
     return out
+
+
+def _default_name(fmt: str, table: dict, cells: Sequence[int] | None) -> str:
+    """``fmt``; a neuroglancer export of some cells: ``neuroglancer_cells_<ids or n_hash>``."""
+    if fmt != "neuroglancer" or cells is None:
+        return fmt
+    ids = [str(int(c)) for c in table["id"]]            # sorted, unique
+    if 0 < len(ids) <= 5:
+        return "neuroglancer_cells_" + "_".join(ids)
+    digest = hashlib.sha1(",".join(ids).encode()).hexdigest()[:8]
+    return f"neuroglancer_cells_{len(ids)}_{digest}"
+
+
+def _replace_folder(new: Path, out: Path) -> None:
+    """Rename the complete folder ``new`` to ``out``; an old ``out`` is renamed aside first and
+    removed last, so at every moment one complete export exists (``out`` or ``.out.old``)."""
+    old = out.with_name(f".{out.name}.old")
+    if out.exists():
+        shutil.rmtree(old, ignore_errors=True)      # left by a crash after a swap: out is newer
+        out.rename(old)
+    new.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _object_ids(engine, kind: str, table: dict, restricted: bool) -> list[int] | None:
@@ -121,28 +187,30 @@ def _object_ids(engine, kind: str, table: dict, restricted: bool) -> list[int] |
     return [int(r[0]) for r in run_query(engine, sql)[1]]
 
 
-def _export_meshes(wd: Path, engine, tmp: Path, fmt: str, kind: str, table: dict,
+def _export_meshes(wd: Path, engine, out: Path, fmt: str, kind: str, table: dict,
                    restricted: bool) -> int:
     from syconn.io.meshes import write_obj, write_ply
 
     store = _store(wd, kind)
     ids = _object_ids(engine, kind, table, restricted)
     write = write_ply if fmt == "ply" else write_obj
+    out.mkdir(parents=True, exist_ok=True)
     n = 0
     items = store.items() if ids is None else sorted(store.get_many(ids).items())
     for oid, mesh in items:
-        write(tmp / f"{kind}_{oid}.{fmt}", mesh)
+        write(out / f"{kind}_{oid}.{fmt}", mesh)
         n += 1
     return n
 
 
-def _export_swc(wd: Path, tmp: Path, table: dict) -> int:
+def _export_swc(wd: Path, out: Path, table: dict) -> int:
     from syconn.io.swc import write_swc
 
     store = _store(wd, "skeleton")
     got = store.get_many(int(c) for c in table["id"])
+    out.mkdir(parents=True, exist_ok=True)
     for oid, skel in sorted(got.items()):
-        write_swc(tmp / f"{oid}.swc", skel, comment=f"syconn cell {oid}; coordinates and radii "
+        write_swc(out / f"{oid}.swc", skel, comment=f"syconn cell {oid}; coordinates and radii "
                                                     "in nm")
     return len(got)
 
