@@ -69,18 +69,44 @@ def init(
                        block_shape=block_size, db_url=db, overwrite=overwrite)
     typer.echo(f"initialised {wd} (voxel size {cfg.dataset.voxel_size_nm} nm, "
                f"database {cfg.db_url(wd) if not cfg.database.url else 'from --db'})")
+    if cfg.database.url and not cfg.database.readonly_url and cfg.database.schema:
+        typer.echo(f"note: the database user may not create roles, so {wd} has no read-only "
+                   f"role yet and 'syconn sql' refuses to run; an administrator creates one "
+                   f"with 'syconn db grant-readonly {wd} --role NAME'", err=True)
 
 
 @db_app.command("upgrade")
 def db_upgrade(wd: Path = WD_ARG) -> None:
     """Apply the database migrations of WD (creates the schema on PostgreSQL)."""
-    from syconn.config import load_config
-    from syconn.db import upgrade
-    from syconn.workdir import open_engine
+    from syconn.workdir import upgrade_workdir
 
-    cfg = load_config(wd)
-    rev = upgrade(open_engine(wd, cfg), schema=cfg.database.schema)
+    rev = upgrade_workdir(wd)
     typer.echo(f"database of {wd} at revision {rev}")
+
+
+@db_app.command("grant-readonly")
+def db_grant_readonly(
+    wd: Path = WD_ARG,
+    role: str = typer.Option(..., "--role", help="name of the SELECT-only role (lower-case "
+                             "letters, digits, underscores); created if it does not exist"),
+    password: Optional[str] = typer.Option(
+        None, "--password", help="the role's password (default: generated for a new role; an "
+        "existing role keeps its own unless this is given)"),
+    admin_url: Optional[str] = typer.Option(
+        None, "--admin-url", help="connect as this user to create the role (needs CREATEROLE; "
+        "default: the working directory's own URL)"),
+    readonly_url: Optional[str] = typer.Option(
+        None, "--readonly-url", help="URL read-only sessions use, e.g. without a password for "
+        "~/.pgpass or with ?service=NAME (default: WD's URL with --role and its password)"),
+) -> None:
+    """PostgreSQL: create a SELECT-only role for WD; syconn sql (and the server) then run as it."""
+    from syconn.db import safe_url
+    from syconn.workdir import grant_readonly
+
+    url = grant_readonly(wd, role, password=password, admin_url=admin_url,
+                         readonly_url=readonly_url)
+    typer.echo(f"read-only sessions of {wd} now connect as {role} ({safe_url(url)}); "
+               f"recorded as database.readonly_url in {Path(wd) / 'config.yml'}")
 
 
 @app.command()
@@ -110,6 +136,24 @@ def run(
 
     run_pipeline(wd, workers=workers, scheduler_host=scheduler_host,
                  scheduler_port=scheduler_port)
+
+
+@app.command("workers")
+def workers_cmd(
+    wd: Path = WD_ARG,
+    scheduler_host: str = typer.Option(..., help="host of the central luigid scheduler"),
+    scheduler_port: int = typer.Option(8082, help="luigid port"),
+    workers: int = typer.Option(1, "--workers", "-j", min=1,
+                                help="worker processes on this node"),
+) -> None:
+    """Work on WD's pipeline with a central luigid; start it on every node to share the work.
+
+    Returns when the pipeline is complete (whoever ran the last task) or a task failed.
+    """
+    from syconn.runner import run_pipeline
+
+    run_pipeline(wd, workers=workers, scheduler_host=scheduler_host,
+                 scheduler_port=scheduler_port, keep_alive=True)
 
 
 @app.command()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import math
 import os
 import re
 import types
@@ -80,7 +81,8 @@ class DatasetConfig:
     """Geometry of the dataset and of the block grid."""
 
     name: str = _f("syconn_dataset", doc="dataset name, used in exports")
-    voxel_size_nm: Vec3f = _f((10.0, 10.0, 20.0), gt=0, doc="voxel size (x, y, z) in nm")
+    voxel_size_nm: Vec3f = _f((10.0, 10.0, 20.0), gt=0, le=100_000,
+                              doc="voxel size (x, y, z) in nm, at most 100 µm")
     block_shape: Vec3i = _f((256, 256, 256), ge=16, doc="processing block (x, y, z) in voxels")
 
 
@@ -90,6 +92,10 @@ class DatabaseConfig:
 
     url: Optional[str] = _f(None, doc="SQLAlchemy URL; null = sqlite:///WD/syconn.sqlite")
     schema: Optional[str] = _f(None, doc="PostgreSQL schema for this working directory")
+    readonly_url: Optional[str] = _f(
+        None, doc="PostgreSQL: URL of the SELECT-only role that read-only sessions (syconn sql, "
+                  "queries, exports, the server) use; set by syconn init when the writing user "
+                  "may create roles, else by 'syconn db grant-readonly'")
 
 
 @dataclass
@@ -348,6 +354,8 @@ def _check_constraints(value: Any, meta: typing.Mapping, key: str, src: str) -> 
         if meta.get("choices") is not None and v not in meta["choices"]:
             raise ConfigError(f"{src}: {key} = {v!r}: allowed values are "
                               f"{', '.join(map(str, meta['choices']))}")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ConfigError(f"{src}: {key} = {v!r}: must be a finite number")
         if isinstance(v, (int, float)):
             if meta.get("ge") is not None and v < meta["ge"]:
                 raise ConfigError(f"{src}: {key} = {v!r}: must be >= {meta['ge']}")

@@ -15,6 +15,8 @@ __all__ = [
     "InputError",
     "DatabaseError",
     "ReadOnlyViolation",
+    "ReadOnlyRoleError",
+    "StorageError",
     "PipelineError",
 ]
 
@@ -45,6 +47,14 @@ class DatabaseError(SyconnError, RuntimeError):
 
 class ReadOnlyViolation(DatabaseError):
     """A statement given to a read-only session tried to write."""
+
+
+class ReadOnlyRoleError(DatabaseError):
+    """A read-only session was asked of a database role that can write."""
+
+
+class StorageError(SyconnError, OSError):
+    """The working directory's disk is full (or over quota), or otherwise refuses a write."""
 
 
 class PipelineError(SyconnError, RuntimeError):

@@ -72,3 +72,135 @@ def backend(request, tmp_path):
     if request.param == "sqlite":
         return "sqlite", f"sqlite:///{tmp_path / 'test.sqlite'}"
     return "postgresql", request.getfixturevalue("pg_url")
+
+
+def _pg_fixture_problem(message: str):
+    """Fail under SYCONN_REQUIRE_POSTGRES (CI), skip elsewhere."""
+    if REQUIRE_PG:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def pg_writer():
+    """A writing user as many deployments have it: LOGIN, no CREATEROLE, no CREATEDB, owner of
+    a fresh database on the trust server.  Yields (writer URL, superuser URL), both of that
+    database; drops the database and the roles the test created."""
+    if _PG_PROBLEM is not None:
+        _pg_fixture_problem(f"PostgreSQL unreachable at {PG_SERVER}: {_PG_PROBLEM}")
+    from sqlalchemy.engine import make_url
+
+    tag = uuid.uuid4().hex[:10]
+    user, name = f"syconn_test_w_{tag}", f"syconn_test_{tag}"
+    admin = _admin()
+    cur = admin.cursor()
+    cur.execute(f'CREATE ROLE "{user}" LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB')
+    cur.execute(f'CREATE DATABASE "{name}" OWNER "{user}"')
+    u = make_url(PG_SERVER)
+    try:
+        yield (u.set(username=user, database=name).render_as_string(False),
+               f"{PG_SERVER}/{name}")
+    finally:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cur.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'syconn\\_test\\_%%' "
+                    "OR rolname LIKE 'wd\\_%%\\_ro'")
+        for (role,) in cur.fetchall():
+            try:
+                cur.execute(f'DROP ROLE IF EXISTS "{role}"')
+            except Exception:  # noqa: BLE001  still used by another live test database
+                pass
+        admin.close()
+
+
+PG_PASSWORD_ADMIN = "admin-secret-42"
+
+
+@pytest.fixture(scope="session")
+def pg_password_server():
+    """A PostgreSQL cluster of the tests' own with scram-sha-256 password authentication on
+    loopback (127.0.0.1:5432 trusts everyone, so it cannot show that a role's password is
+    right).  Yields the superuser's server URL ``postgresql://postgres:PW@127.0.0.1:PORT``."""
+    import glob
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not bins:
+        _pg_fixture_problem("no PostgreSQL server binaries (initdb) for a password-auth cluster")
+    bindir = Path(bins[-1]).parent
+    root = Path(tempfile.mkdtemp(prefix="syconn-pgpw-"))  # pytest's tmp is private to root
+    (root / "pw").write_text(PG_PASSWORD_ADMIN + "\n")
+    as_postgres = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        shutil.chown(root, "postgres")
+        shutil.chown(root / "pw", "postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def run(*args):
+        return subprocess.run([*as_postgres, *map(str, args)], capture_output=True, text=True,
+                              timeout=120)
+
+    r = run(bindir / "initdb", "-D", root / "data", "-U", "postgres", "--auth=scram-sha-256",
+            f"--pwfile={root / 'pw'}", "-E", "UTF8", "--no-sync")
+    if r.returncode:
+        shutil.rmtree(root, ignore_errors=True)
+        _pg_fixture_problem(f"initdb failed: {r.stderr.strip()[-300:]}")
+    r = run(bindir / "pg_ctl", "-D", root / "data", "-l", root / "log", "-w", "-o",
+            f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off", "start")
+    if r.returncode:
+        log = (root / "log").read_text()[-300:] if (root / "log").exists() else r.stderr
+        shutil.rmtree(root, ignore_errors=True)
+        _pg_fixture_problem(f"password-auth cluster did not start: {log.strip()}")
+    try:
+        yield f"postgresql://postgres:{PG_PASSWORD_ADMIN}@127.0.0.1:{port}"
+    finally:
+        run(bindir / "pg_ctl", "-D", root / "data", "-m", "immediate", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def write_tiny_inputs(folder, *, seg_dtype="uint64", prob_shape=None, shape=(16, 16, 8)):
+    """Inputs of a 16x16x8 working directory in the original's layout (two supervoxels
+    joined by the agglomeration graph) in ``folder``; returns the folder."""
+    import bz2
+
+    import h5py
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    seg = np.zeros(shape, seg_dtype)
+    seg[2:8, 2:8, 1:5] = 1
+    seg[9:14, 2:8, 1:5] = 2
+    with h5py.File(folder / "seg.h5", "w") as f:
+        f["seg"] = seg
+    for k in ("mi", "vc", "sj", "sym", "asym", "raw"):
+        with h5py.File(folder / f"{k}.h5", "w") as f:
+            f[k] = np.zeros(prob_shape if k == "mi" and prob_shape else shape, np.uint8)
+    (folder / "neuron_rag.bz2").write_bytes(bz2.compress(b"1 2\n"))
+    return folder
+
+
+@pytest.fixture
+def tiny_inputs():
+    """:func:`write_tiny_inputs` as a fixture (test modules cannot import each other)."""
+    return write_tiny_inputs
+
+
+def run_cli(*args, env=None, cwd=None):
+    """The real console entry point, as a user runs it (exit code, stdout, stderr)."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "syconn.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=300, env=env, cwd=cwd)
+
+
+@pytest.fixture
+def cli():
+    """:func:`run_cli` as a fixture."""
+    return run_cli

@@ -102,3 +102,31 @@ def test_block_shape_multiple_of_grid(tmp_path):
     (tmp_path / "config.yml").write_text("dataset: {block_shape: [100, 256, 256]}\n")
     with pytest.raises(ConfigError, match=r"block_shape = \[100, 256, 256\]: must be multiples of 16"):
         load_config(tmp_path)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("dataset: {voxel_size_nm: [.nan, 10, 20]}",
+     "dataset.voxel_size_nm = nan: must be a finite number"),
+    ("dataset: {voxel_size_nm: [10, .inf, 20]}",
+     "dataset.voxel_size_nm = inf: must be a finite number"),
+    ("dataset: {voxel_size_nm: [10, 10, 1.0e+9]}",
+     "dataset.voxel_size_nm = 1000000000.0: must be <= 100000"),
+    ("cell_objects: {cs_gap_nm: .nan}", "cell_objects.cs_gap_nm = nan: must be a finite number"),
+    ("cell_objects: {probathresholds: {mi: -.inf}}",
+     "cell_objects.probathresholds.mi = -inf: must be a finite number"),
+    ("skeleton: {kimimaro_skelgen: {pdrf_scale: .inf}}",
+     "skeleton.kimimaro_skelgen.pdrf_scale = inf: must be a finite number"),
+    ("min_cc_size_ssv: .nan", "min_cc_size_ssv = nan: must be a finite number"),
+])
+def test_non_finite_and_huge_floats_rejected(tmp_path, text, message):
+    (tmp_path / "config.yml").write_text(text + "\n")
+    with pytest.raises(ConfigError) as ei:
+        load_config(tmp_path)
+    assert str(ei.value) == f"{tmp_path / 'config.yml'}: {message}"
+
+
+def test_voxel_size_upper_bound_is_inclusive():
+    assert config_from_dict({"dataset": {"voxel_size_nm": [100_000, 5, 5]}}).dataset.voxel_size_nm \
+        == (100_000.0, 5.0, 5.0)
+    with pytest.raises(ConfigError, match=r"voxel_size_nm = nan: must be a finite number"):
+        config_from_dict({"dataset": {"voxel_size_nm": [float("nan"), 5, 5]}}, source="syconn init")

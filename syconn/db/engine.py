@@ -1,11 +1,16 @@
 """Engine factory: SQLite (WAL) by default, PostgreSQL with one schema per working directory.
 
-Read-only sessions (``syconn sql``) are enforced by the database, never by looking at the SQL:
+Read-only sessions (``syconn sql``, the query commands, exports) are enforced by the database,
+never by looking at the SQL:
 
-- SQLite: the file is opened with ``mode=ro`` and ``PRAGMA query_only``;
-- PostgreSQL: the session runs as the working directory's read-only role ``<schema>_ro``
-  (created by ``syconn db upgrade`` with SELECT rights only) in read-only transactions.  Where that
-  role could not be created (no CREATEROLE right), the read-only transaction alone applies.
+- SQLite: the file is opened with ``mode=ro`` and ``PRAGMA query_only``, and an authorizer
+  refuses ``ATTACH`` / ``DETACH`` (which would create files: ``ATTACH DATABASE 'x.db'``,
+  ``VACUUM INTO``) and every pragma outside a list of read-only ones (so ``query_only`` cannot be
+  switched off);
+- PostgreSQL: the session connects with the URL of a SELECT-only role (``database.readonly_url``,
+  see :mod:`syconn.db.roles`), in read-only transactions.  The writing user is never used for a
+  read-only session: a transaction can be switched to READ WRITE by the query itself, a role's
+  missing privileges cannot.
 """
 
 from __future__ import annotations
@@ -19,10 +24,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import NullPool
 
-from syconn.errors import DatabaseError
+from syconn.errors import DatabaseError, ReadOnlyRoleError
 
 __all__ = ["make_engine", "check_connection", "safe_url", "readonly_role", "is_postgres",
-           "quote_ident"]
+           "quote_ident", "create_database_if_missing", "drop_database"]
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -63,7 +68,11 @@ def make_engine(url: str, *, schema: str | None = None, read_only: bool = False)
     schema
         PostgreSQL schema of this working directory (put first on the ``search_path``).
     read_only
-        Refuse every write at the database level.
+        Refuse every write at the database level.  On PostgreSQL ``url`` must then name a
+        SELECT-only role: every new connection checks that its role can write nothing in
+        ``schema`` (:func:`syconn.db.roles.readonly_problem`) and fails with
+        :class:`~syconn.errors.ReadOnlyRoleError` otherwise; the session also runs in
+        read-only transactions.
     """
     try:
         u = make_url(url)
@@ -90,29 +99,56 @@ def _sqlite_engine(u, *, read_only: bool) -> Engine:
         if not p.is_file():
             raise DatabaseError(f"{p}: no database yet; run 'syconn db upgrade' first")
         uri = f"file:{quote(str(p.resolve()))}?mode=ro"
-        eng = create_engine("sqlite://", creator=lambda: _sqlite_connect(uri),
-                            poolclass=NullPool)
-    else:
-        eng = create_engine(u, poolclass=NullPool, connect_args={"timeout": 60})
+        # pragmas and the authorizer are set in _sqlite_connect
+        return create_engine("sqlite://", creator=lambda: _sqlite_connect(uri),
+                             poolclass=NullPool)
+    eng = create_engine(u, poolclass=NullPool, connect_args={"timeout": 60})
 
     @event.listens_for(eng, "connect")
     def _pragmas(dbapi_conn, _record):  # noqa: ANN001
         cur = dbapi_conn.cursor()
-        if read_only:
-            cur.execute("PRAGMA query_only = ON")
-        else:
-            cur.execute("PRAGMA page_size = 16384")  # only takes effect on a new database
-            cur.execute("PRAGMA journal_mode = WAL")
-            cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA page_size = 16384")  # only takes effect on a new database
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA busy_timeout = 60000")
         cur.close()
 
     return eng
 
 
+#: pragmas a read-only session may run (they read the schema or settings, never write)
+_READ_PRAGMAS = frozenset({
+    "table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo",
+    "foreign_key_list", "database_list", "collation_list", "function_list", "module_list",
+    "pragma_list", "compile_options", "page_count", "page_size", "freelist_count",
+    "user_version", "schema_version", "application_id", "encoding", "data_version",
+    "read_uncommitted",  # SQLAlchemy reads it to learn the isolation level
+})
+
+
+def _readonly_authorizer(action: int, arg1, arg2, _db, _trigger) -> int:
+    """sqlite3 authorizer of read-only sessions: no ATTACH/DETACH, read-only pragmas only."""
+    import sqlite3
+
+    if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_PRAGMA:
+        name = (arg1 or "").lower()
+        # a pragma with a value sets something; the listed ones take a table name instead
+        if name not in _READ_PRAGMAS or (arg2 is not None and not name.endswith(
+                ("_info", "_xinfo", "_list"))):
+            return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
+
 def _sqlite_connect(uri: str):
     import sqlite3
-    return sqlite3.connect(uri, uri=True, timeout=60, check_same_thread=False)
+
+    conn = sqlite3.connect(uri, uri=True, timeout=60, check_same_thread=False)
+    conn.execute("PRAGMA query_only = ON")
+    conn.execute("PRAGMA busy_timeout = 60000")
+    conn.set_authorizer(_readonly_authorizer)  # after our own pragmas
+    return conn
 
 
 def _postgres_engine(u, *, schema: str | None, read_only: bool) -> Engine:
@@ -127,16 +163,25 @@ def _postgres_engine(u, *, schema: str | None, read_only: bool) -> Engine:
     connect_args = {"connect_timeout": 10}
     if options:
         connect_args["options"] = " ".join(options)
-    if read_only and schema:
-        role = readonly_role(schema)
-        ro = u.set(username=role, password=None)
-        eng = create_engine(ro, poolclass=NullPool, connect_args=connect_args)
-        try:
-            with eng.connect():
-                return eng
-        except OperationalError:
-            eng.dispose()  # no such role (or not allowed to log in): read-only transactions only
-    return create_engine(u, poolclass=NullPool, connect_args=connect_args)
+    eng = create_engine(u, poolclass=NullPool, connect_args=connect_args)
+    if read_only:
+        checked = schema or "public"
+
+        @event.listens_for(eng, "connect")
+        def _refuse_writers(dbapi_conn, _record):  # noqa: ANN001
+            from syconn.db.roles import readonly_problem
+
+            cur = dbapi_conn.cursor()
+            try:
+                problem = readonly_problem(cur, checked)
+            finally:
+                cur.close()
+                dbapi_conn.rollback()
+            if problem:
+                dbapi_conn.close()
+                raise ReadOnlyRoleError(f"{safe_url(str(u))}: {problem}")
+
+    return eng
 
 
 def check_connection(engine: Engine) -> None:
@@ -145,6 +190,61 @@ def check_connection(engine: Engine) -> None:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except OperationalError as exc:
-        first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
         raise DatabaseError(f"{safe_url(str(engine.url))}: cannot connect to the database "
-                            f"({first})") from None
+                            f"({_first_error_line(exc)})") from None
+
+
+def _first_error_line(exc: OperationalError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
+
+
+def _maintenance_engine(url: str) -> Engine:
+    """An autocommit engine on the server's ``postgres`` database, as the URL's user."""
+    u = make_url(url).set(database="postgres")
+    if u.drivername == "postgresql":
+        u = u.set(drivername="postgresql+psycopg2")
+    return create_engine(u, poolclass=NullPool, isolation_level="AUTOCOMMIT",
+                         connect_args={"connect_timeout": 10})
+
+
+def create_database_if_missing(url: str) -> bool:
+    """Create the PostgreSQL database of ``url`` if it does not exist and the user may.
+
+    Returns True if it was created.  A missing database the user may not create is a
+    :class:`DatabaseError` that says how to create it; any other connection problem is the
+    one-line reason of :func:`check_connection`.
+    """
+    eng = make_engine(url)
+    try:
+        with eng.connect():
+            return False
+    except OperationalError as exc:
+        reason = _first_error_line(exc)
+        if "does not exist" not in reason or "database" not in reason:
+            raise DatabaseError(f"{safe_url(url)}: cannot connect to the database "
+                                f"({reason})") from None
+    u = make_url(url)
+    name, user = u.database, u.username or "(default user)"
+    how = (f"create it with 'createdb -h {u.host or 'localhost'} -p {u.port or 5432} "
+           f"-U ADMIN -O {user} {name}' or ask an administrator")
+    try:
+        with _maintenance_engine(url).connect() as conn:
+            may = conn.execute(text("SELECT rolsuper OR rolcreatedb FROM pg_roles "
+                                    "WHERE rolname = current_user")).scalar()
+            if not may:
+                raise DatabaseError(f"{safe_url(url)}: database {name} does not exist and user "
+                                    f"{user} may not create databases; {how}")
+            conn.execute(text(f"CREATE DATABASE {conn.dialect.identifier_preparer.quote(name)}"))
+    except OperationalError as exc:
+        raise DatabaseError(f"{safe_url(url)}: database {name} does not exist "
+                            f"({_first_error_line(exc)}); {how}") from None
+    return True
+
+
+def drop_database(url: str) -> None:
+    """Drop the PostgreSQL database of ``url`` (one that :func:`create_database_if_missing`
+    created for a failed ``syconn init``)."""
+    name = make_url(url).database
+    with _maintenance_engine(url).connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS "
+                          f"{conn.dialect.identifier_preparer.quote(name)} WITH (FORCE)"))

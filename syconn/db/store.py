@@ -46,11 +46,12 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from syconn.db import tables as T
-from syconn.db.engine import check_connection, is_postgres, quote_ident, readonly_role, safe_url
+from syconn.db.engine import check_connection, is_postgres, quote_ident, safe_url
 from syconn.errors import DatabaseError, InputError, ReadOnlyViolation
 
 __all__ = [
     "upgrade",
+    "migrate",
     "current_revision",
     "head_revision",
     "bulk_load",
@@ -84,41 +85,30 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, *, schema: str | None = None, revision: str = "head") -> str:
-    """Bring the database to ``revision``; on PostgreSQL create ``schema`` and its read-only role.
+    """Bring the database to ``revision`` in one transaction (on PostgreSQL creating ``schema``).
 
-    Returns the revision reached.
+    Returns the revision reached.  Read-only roles are the working directory's business
+    (:func:`syconn.workdir.init_workdir`, ``syconn db upgrade``), which call :func:`migrate`
+    inside their own transaction.
     """
     check_connection(engine)
-    postgres = is_postgres(engine)
     with engine.begin() as conn:
-        if postgres and schema:
-            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}"))
-            conn.execute(text(f"SET search_path TO {quote_ident(schema)}, public"))
-        cfg = _alembic_config()
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
-    if postgres and schema:
-        _grant_readonly(engine, schema)
+        migrate(conn, schema=schema, revision=revision)
     return current_revision(engine) or ""
 
 
-def _grant_readonly(engine: Engine, schema: str) -> None:
-    """Create ``<schema>_ro`` (LOGIN, SELECT only); skipped quietly without CREATEROLE."""
-    role = readonly_role(schema)
-    q_role, q_schema = quote_ident(role), quote_ident(schema)
-    try:
-        with engine.begin() as conn:
-            exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"),
-                                  {"r": role}).first()
-            if not exists:
-                conn.execute(text(f"CREATE ROLE {q_role} LOGIN NOSUPERUSER NOCREATEDB "
-                                  f"NOCREATEROLE NOINHERIT"))
-            conn.execute(text(f"GRANT USAGE ON SCHEMA {q_schema} TO {q_role}"))
-            conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA {q_schema} TO {q_role}"))
-            conn.execute(text(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {q_schema} "
-                              f"GRANT SELECT ON TABLES TO {q_role}"))
-    except DBAPIError:
-        pass  # no right to create roles: `syconn sql` falls back to read-only transactions
+def migrate(conn, *, schema: str | None = None, revision: str = "head") -> None:
+    """Create ``schema`` (PostgreSQL) and apply the migrations on ``conn``, in its transaction.
+
+    DDL is transactional on both backends: if the caller's transaction rolls back, nothing of
+    the schema remains.
+    """
+    if is_postgres(conn.engine) and schema:
+        conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}"))
+        conn.execute(text(f"SET LOCAL search_path TO {quote_ident(schema)}, public"))
+    cfg = _alembic_config()
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, revision)
 
 
 # ------------------------------------------------------------------------------------------
@@ -217,8 +207,14 @@ def bulk_load(engine: Engine, table: str | Table, data: pa.Table | Iterable[pa.T
 
 
 def bulk_load_many(engine: Engine, loads: Sequence[tuple], *,
+                   statements: Sequence[tuple[str, Mapping[str, Any]]] = (),
                    task: Mapping[str, Any] | None = None) -> list[int]:
-    """Several :func:`bulk_load` calls ``(table, data, replace)`` in ONE transaction."""
+    """Several :func:`bulk_load` calls ``(table, data, replace)`` in ONE transaction.
+
+    ``statements`` (SQL, parameters) run after the loads in the same transaction, before the
+    completion row: the writes a step derives from its rows (per-cell counts, the dataset
+    row), so that they are in exactly when the step is marked complete.
+    """
     prepared = []
     for table, data, replace in loads:
         tbl = _table(table)
@@ -233,13 +229,33 @@ def bulk_load_many(engine: Engine, loads: Sequence[tuple], *,
         with engine.begin() as conn:
             for tbl, parts, cols, replace, n in prepared:
                 _load_one(conn, engine, tbl, parts, cols, replace, n)
+            for sql, params in statements:
+                conn.execute(text(sql), dict(params))
             if task is not None:
                 _upsert_task(conn, _completion_row(task, sum(p[4] for p in prepared)))
-    except OperationalError as exc:
+    except (DBAPIError, engine.dialect.loaded_dbapi.Error) as exc:  # raw cursors: the latter
         names = ", ".join(p[0].name for p in prepared)
         raise DatabaseError(f"{safe_url(str(engine.url))}: load into {names} failed "
-                            f"({str(exc.orig).strip().splitlines()[0]})") from None
+                            f"({_first_line(exc)}); nothing of it was written") from None
     return [p[4] for p in prepared]
+
+
+def _first_line(exc: BaseException) -> str:
+    """The database's own one-line reason of a DBAPI error (wrapped by SQLAlchemy or raw).
+
+    The first error of the chain is the cause: a connection the server terminated mid-COPY
+    raises "terminating connection due to administrator command", and the rollback that
+    follows "connection already closed".
+    """
+    chain, e = [], exc
+    while e is not None and e not in chain:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    dbapi = [getattr(e, "orig", None) or e for e in chain
+             if isinstance(e, DBAPIError) or type(e).__module__.startswith(("psycopg2", "sqlite3"))]
+    orig = dbapi[-1] if dbapi else exc
+    lines = str(orig).strip().splitlines()
+    return lines[0] if lines else type(orig).__name__
 
 
 def _load_one(conn, engine: Engine, tbl: Table, parts, cols, replace, n: int) -> None:
@@ -465,9 +481,8 @@ def bulk_update(engine: Engine, table: str | Table, data: pa.Table, *, key: str 
             if task is not None:
                 _upsert_task(conn, _completion_row(task, n))
     except (DBAPIError, engine.dialect.loaded_dbapi.Error) as exc:  # raw cursors: the latter
-        orig = exc.orig if isinstance(exc, DBAPIError) else exc
         raise DatabaseError(f"{safe_url(str(engine.url))}: update of {tbl.name} failed "
-                            f"({str(orig).strip().splitlines()[0]})") from None
+                            f"({_first_line(exc)}); nothing of it was written") from None
     return n
 
 
@@ -561,14 +576,17 @@ def _update_postgres(conn, tbl: Table, key: str, values: list[str], rows: pa.Tab
 # queries
 # ------------------------------------------------------------------------------------------
 
-_READONLY_MARKERS = ("readonly", "read-only", "read only", "permission denied", "insufficient")
+_READONLY_MARKERS = ("readonly", "read-only", "read only", "permission denied", "insufficient",
+                     "not authorized", "authorization denied")
 
 
 def run_query(engine: Engine, sql: str, params: Mapping | None = None
               ) -> tuple[list[str], list[tuple]]:
-    """Run one statement; return (column names, rows).
+    """Run a query; return (column names, rows).  Nothing it does is ever committed.
 
-    On a read-only engine a write is refused by the database and raised as
+    The transaction is rolled back at the end, whatever the statement: a query that writes
+    (even one that first switches its transaction to READ WRITE) changes nothing.  On a
+    read-only engine the write is refused by the database already and raised as
     :class:`~syconn.errors.ReadOnlyViolation`; any other SQL error is a
     :class:`~syconn.errors.DatabaseError` with the database's one-line message.
     """
@@ -576,10 +594,12 @@ def run_query(engine: Engine, sql: str, params: Mapping | None = None
         with engine.connect() as conn:
             result = (conn.execute(text(sql), dict(params)) if params
                       else conn.exec_driver_sql(sql))
-            if not result.returns_rows:
-                conn.commit()
-                return [], []
-            return list(result.keys()), [tuple(r) for r in result.fetchall()]
+            try:
+                if not result.returns_rows:
+                    return [], []
+                return list(result.keys()), [tuple(r) for r in result.fetchall()]
+            finally:
+                conn.rollback()
     except DBAPIError as exc:
         msg = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
         if any(m in msg.lower() for m in _READONLY_MARKERS):

@@ -48,9 +48,10 @@ class HDF5Volume(Volume):
         self.key = key
         self._ds = self._file[key]
         if self._ds.ndim != 3:
+            shape = self._ds.shape  # read before the file is closed
             self._file.close()
             raise VolumeFormatError(f"{self.path}:{key}: expected a 3-D array, got shape "
-                                    f"{self._ds.shape}")
+                                    f"{shape}")
         self.shape = tuple(int(v) for v in self._ds.shape)
         self.dtype = np.dtype(self._ds.dtype)
         vs = self._ds.attrs.get("voxel_size_nm")

@@ -7,9 +7,6 @@ agglomeration file that cannot be parsed or that names supervoxels absent from t
 
 from __future__ import annotations
 
-import bz2
-import gzip
-import io
 import json
 import logging
 from pathlib import Path
@@ -21,6 +18,7 @@ import pyarrow as pa
 
 from syconn.errors import InputError
 from syconn.io import create_volume, open_volume
+from syconn.io.agglomeration import read_agglomeration
 from syconn.proc import check_agglomeration
 from syconn.tasks.base import SyconnTask, atomic_path, cache_chunks, write_parquet
 from syconn.workdir import validate_inputs
@@ -28,39 +26,6 @@ from syconn.workdir import validate_inputs
 __all__ = ["Prepare", "read_agglomeration", "segmentation_ids"]
 
 log = logging.getLogger("syconn.tasks")
-
-
-def read_agglomeration(path: str | Path) -> np.ndarray:
-    """Edges ``(n, 2)`` uint64 of an edge list: ``a b`` per line (plain, .bz2, .gz) or CSV.
-
-    A CSV needs two integer columns; a header line and ``#`` comments are skipped.
-    """
-    path = Path(path)
-    opener = bz2.open if path.suffix == ".bz2" else gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt") as fh:
-            text = fh.read()
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the agglomeration graph ({exc})") from None
-    rows = []
-    for i, line in enumerate(io.StringIO(text), 1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        parts = line.replace(",", " ").replace(";", " ").split()
-        if len(parts) < 2:
-            raise InputError(f"{path}: line {i}: expected two supervoxel ids, got {line!r}")
-        try:
-            rows.append((int(parts[0]), int(parts[1])))
-        except ValueError:
-            if not rows and i == 1:
-                continue  # a CSV header
-            raise InputError(f"{path}: line {i}: supervoxel ids must be integers, got "
-                             f"{line!r}") from None
-    edges = np.array(rows, dtype=np.int64).reshape(-1, 2)
-    if (edges < 0).any():
-        raise InputError(f"{path}: negative supervoxel id {int(edges.min())}")
-    return edges.astype(np.uint64)
 
 
 def segmentation_ids(spec: str, block_shape) -> np.ndarray:
@@ -84,7 +49,8 @@ class Prepare(SyconnTask):
 
     def run(self):
         cfg = self.cfg
-        inputs = {k: v for k, v in vars(cfg.inputs).items() if v}
+        # the agglomeration graph is parsed once, below, where its ids are checked too
+        inputs = {k: v for k, v in vars(cfg.inputs).items() if v and k != "agglomeration"}
         summary = validate_inputs(inputs)
         ids = segmentation_ids(cfg.inputs.seg, cfg.dataset.block_shape)
         if ids.size == 0:

@@ -109,10 +109,23 @@ def test_bad_columns_rejected(engine):
         bulk_load(engine, "nope", _svs([1]))
 
 
+def _readonly_engine(backend, engine):
+    """A read-only engine: SQLite opened read-only; PostgreSQL as a SELECT-only role."""
+    name, url = backend
+    if name == "sqlite":
+        return _engine(url, read_only=True)
+    from syconn.db.roles import create_login_role, grant_select, role_url
+
+    role = "test_wd_ro"
+    with engine.begin() as conn:
+        create_login_role(conn, role, "pw-of-the-reader")
+        grant_select(conn, SCHEMA, role)
+    return _engine(role_url(url, role, "pw-of-the-reader"), read_only=True)
+
+
 def test_read_only_sessions_refuse_writes(backend, engine):
-    _, url = backend
     bulk_load(engine, "supervoxels", _svs([1, 2]))
-    ro = _engine(url, read_only=True)
+    ro = _readonly_engine(backend, engine)
     assert run_query(ro, "SELECT COUNT(*) FROM supervoxels")[1] == [(2,)]
     for stmt in ["DELETE FROM supervoxels", "DROP TABLE cells",
                  "INSERT INTO cells (id) VALUES (1)"]:
@@ -124,12 +137,59 @@ def test_read_only_sessions_refuse_writes(backend, engine):
         with pytest.raises(ReadOnlyViolation):
             run_query(ro, "SET TRANSACTION READ WRITE; DELETE FROM supervoxels")
     else:
-        run_query(ro, "PRAGMA query_only = 0")  # allowed, but the file is opened mode=ro
+        with pytest.raises(ReadOnlyViolation):  # the authorizer keeps query_only on
+            run_query(ro, "PRAGMA query_only = 0")
         with pytest.raises(ReadOnlyViolation):
             run_query(ro, "DELETE FROM supervoxels")
     assert run_query(engine, "SELECT COUNT(*) FROM supervoxels")[1] == [(2,)]
     with pytest.raises(DatabaseError, match="SQL error"):
         run_query(ro, "SELECT no_such_column FROM supervoxels")
+
+
+def test_sqlite_read_only_creates_no_files(tmp_path):
+    """ATTACH DATABASE and VACUUM INTO used to create files from a read-only session."""
+    url = f"sqlite:///{tmp_path / 'wd.sqlite'}"
+    upgrade(make_engine(url))
+    ro = make_engine(url, read_only=True)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for stmt in (f"ATTACH DATABASE '{tmp_path / 'x.db'}' AS x", f"VACUUM INTO '{tmp_path / 'y.db'}'",
+                 "PRAGMA journal_mode = DELETE", "PRAGMA user_version = 7"):
+        with pytest.raises(ReadOnlyViolation, match="read-only"):
+            run_query(ro, stmt)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    # reading pragmas still work
+    assert [r[1] for r in run_query(ro, "PRAGMA table_info(cells)")[1]][:2] == ["id", "size_vx"]
+    assert run_query(ro, "PRAGMA user_version")[1] == [(0,)]
+
+
+def test_run_query_never_commits(engine):
+    """A statement that writes through run_query is rolled back (it used to be committed)."""
+    bulk_load(engine, "supervoxels", _svs([1, 2]))
+    assert run_query(engine, "DELETE FROM supervoxels") == ([], [])
+    assert run_query(engine, "SELECT COUNT(*) FROM supervoxels")[1] == [(2,)]
+
+
+def test_postgres_read_only_engine_refuses_a_writing_role(pg_url):
+    """A read-only session on a role that can write is refused at connect, not trusted."""
+    from syconn.db.roles import create_login_role, role_url
+    from syconn.errors import ReadOnlyRoleError
+
+    eng = make_engine(pg_url, schema=SCHEMA)
+    upgrade(eng, schema=SCHEMA)
+    with pytest.raises(ReadOnlyRoleError, match="is a superuser"):
+        run_query(make_engine(pg_url, schema=SCHEMA, read_only=True), "SELECT 1")
+    # a role that may INSERT into one table, or that can SET ROLE to one that may
+    with eng.begin() as conn:
+        create_login_role(conn, "test_writer_ro", None)
+        conn.execute(text(f"GRANT USAGE ON SCHEMA {SCHEMA} TO test_writer_ro"))
+        conn.execute(text(f"GRANT SELECT, INSERT ON {SCHEMA}.cells TO test_writer_ro"))
+        create_login_role(conn, "test_member_ro", None)
+        conn.execute(text("GRANT test_writer_ro TO test_member_ro"))
+    for role, message in (("test_writer_ro", "test_writer_ro may write table cells"),
+                          ("test_member_ro", "through its membership in test_writer_ro")):
+        with pytest.raises(ReadOnlyRoleError, match=message):
+            run_query(make_engine(role_url(pg_url, role, None), schema=SCHEMA, read_only=True),
+                      "SELECT 1")
 
 
 def test_postgres_schema_per_working_directory(pg_url):
