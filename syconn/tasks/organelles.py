@@ -242,8 +242,6 @@ class Organelles(_KindTask):
         return all(t.exists() for t in self.output().values())
 
     def run(self):
-        from sqlalchemy import text
-
         from syconn.db import bulk_load_many
 
         cfg, kind = self.cfg, self.kind
@@ -280,14 +278,15 @@ class Organelles(_KindTask):
                              "n_vx": ov["n_vx"].cast(pa.int64())})
         write_parquet(pts, self.output()["points"].path)
         write_parquet(objects, self.output()["objects"].path)
+        # the per-cell counts in the same transaction as the rows and the completion row: a
+        # kill between the two used to leave cells.n_<kind> NULL for good
+        counts = (f"UPDATE cells SET n_{kind} = (SELECT COUNT(*) FROM organelles o "
+                  f"WHERE o.kind = :k AND o.cell_id = cells.id)", {"k": kind})
         bulk_load_many(self.engine, [("organelles", objects, {"kind": kind}),
                                      ("organelle_overlaps", overlaps, {"kind": kind})],
+                       statements=[counts],
                        task={"task_id": self.db_task_id(), "task_family": "Organelles",
                              "params": {"kind": kind}})
-        with self.engine.begin() as conn:  # per-cell counts (idempotent)
-            conn.execute(text(
-                f"UPDATE cells SET n_{kind} = (SELECT COUNT(*) FROM organelles o "
-                f"WHERE o.kind = :k AND o.cell_id = cells.id)"), {"k": kind})
 
 
 def _best_assignment(assigned: pa.Table, ids: np.ndarray) -> dict[str, pa.Array]:

@@ -35,7 +35,6 @@ import luigi
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import text
 
 from syconn.io import open_volume
 from syconn.proc import (
@@ -386,10 +385,9 @@ class Synapses(SyconnTask):
                       self.output()["membership"].path)
         write_parquet(cs, self.output()["contact_sites"].path)
         write_parquet(rows, self.output()["synapses"].path)
-        engine = self.engine
-        with engine.begin() as conn:  # the threshold the `connections` view applies
-            conn.execute(text("UPDATE dataset SET syn_prob_threshold = :t"),
-                         {"t": co.thresh_synssv_proba})
-        bulk_load_many(engine, [("contact_sites", cs, "all"), ("synapses", rows, "all")],
+        # the threshold the `connections` view applies, with the rows it applies to
+        threshold = ("UPDATE dataset SET syn_prob_threshold = :t", {"t": co.thresh_synssv_proba})
+        bulk_load_many(self.engine, [("contact_sites", cs, "all"), ("synapses", rows, "all")],
+                       statements=[threshold],
                        task={"task_id": self.db_task_id(), "task_family": "Synapses"})
         self.progress(4, 4, "loaded")
