@@ -35,6 +35,7 @@ from syconn.db import task_done
 from syconn.workdir import open_engine
 
 __all__ = [
+    "WorkingDirParameter",
     "Block",
     "block_grid",
     "SyconnTask",
@@ -147,10 +148,22 @@ class DBTarget(luigi.Target):
         return task_done(open_engine(self.working_dir), self.task_id)
 
 
+class WorkingDirParameter(luigi.Parameter):
+    """The working directory, normalised to its canonical absolute path.
+
+    ``wd``, ``wd/``, ``./wd`` and ``/abs/wd`` are one task to Luigi (and to a central scheduler
+    that dedupes task ids): the path as typed used to be part of the task id, so the README's
+    luigi line with an absolute path re-ran steps that ``syconn run wd`` had done.
+    """
+
+    def normalize(self, x):
+        return os.path.realpath(os.path.expanduser(str(x)))
+
+
 class SyconnTask(luigi.Task):
     """Base of every syconn task: knows its working directory and config."""
 
-    working_dir = luigi.Parameter(description="syconn working directory")
+    working_dir = WorkingDirParameter(description="syconn working directory")
 
     # ---- working directory ----
     @property
@@ -194,9 +207,19 @@ class SyconnTask(luigi.Task):
         h = settings_hash(self.cfg, "dataset", "inputs", *sections)
         return self.wd / "steps" / f"{name}-{h}"
 
-    def db_task_id(self) -> str:
-        """Completion key in ``task_runs``: the task id plus the settings of its outputs."""
-        return f"{self.task_id}@{settings_hash(self.cfg, 'dataset', 'inputs', 'cell_objects')}"
+    def unit_key(self) -> str:
+        """``Family(param=value, ...)`` of the significant parameters but the working directory:
+        the task's identity within its working directory, whatever path reaches it."""
+        params = self.to_str_params(only_significant=True)
+        params.pop("working_dir", None)
+        return f"{self.task_family}({', '.join(f'{k}={v}' for k, v in sorted(params.items()))})"
+
+    def db_task_id(self, *sections: str) -> str:
+        """Completion key in ``task_runs``: :meth:`unit_key` plus the settings of its outputs
+        (``dataset``, ``inputs``, ``cell_objects`` and ``sections``).  It holds no path, so a
+        working directory that is moved, or reached by another path, stays complete."""
+        h = settings_hash(self.cfg, "dataset", "inputs", "cell_objects", *sections)
+        return f"{self.unit_key()}@{h}"
 
     def progress(self, done: int, total: int, what: str = "") -> None:
         """Report progress to the Luigi scheduler (visible in luigid and `syconn run`)."""

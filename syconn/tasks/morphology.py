@@ -73,7 +73,7 @@ from syconn.proc.skeletons import (
     tip_retraction_args,
 )
 from syconn.tasks.base import DBTarget, SyconnTask, atomic_path, block_grid, read_parquet
-from syconn.tasks.base import settings_hash, write_parquet
+from syconn.tasks.base import write_parquet
 from syconn.tasks.organelles import Organelles, organelle_dir, organelle_sections
 from syconn.tasks.supervoxels import Cells, cell_labels, read_cell_table, read_sv_to_cell
 from syconn.tasks.synapses import Synapses, synapses_dir
@@ -547,9 +547,7 @@ class CellMorphology(SyconnTask):
                               for k in range(n_merge_shards(len(skeleton_cubes(self))))]}
 
     def db_task_id(self) -> str:
-        h = settings_hash(self.cfg, "dataset", "inputs", "cell_objects", "min_cc_size_ssv",
-                          "meshes", "skeleton")
-        return f"{self.task_id}@{h}"
+        return super().db_task_id("min_cc_size_ssv", "meshes", "skeleton")
 
     def output(self):
         return DBTarget(self.working_dir, self.db_task_id())

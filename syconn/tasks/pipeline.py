@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import luigi
 
+from syconn.tasks.base import WorkingDirParameter
 from syconn.tasks.matrix import MatrixExport
 from syconn.tasks.morphology import Morphology
 from syconn.tasks.organelles import KINDS, Organelles
@@ -15,7 +16,7 @@ __all__ = ["Pipeline"]
 class Pipeline(luigi.WrapperTask):
     """Everything: ``luigi --module syconn.tasks Pipeline --working-dir WD``."""
 
-    working_dir = luigi.Parameter(description="syconn working directory")
+    working_dir = WorkingDirParameter(description="syconn working directory")
 
     def requires(self):
         yield Cells(working_dir=self.working_dir)

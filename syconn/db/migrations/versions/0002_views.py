@@ -82,9 +82,11 @@ CELL_COLUMNS = (["id", "size_vx"] + _BOX + _REP
                    "n_tips"])
 
 
-def cells_full_sql(columns=None) -> str:
+def cells_full_sql(columns=None, *, synapse_filter: str = "") -> str:
     """``CREATE VIEW cells_full``; ``columns`` are the ``cells`` columns it passes through
-    (default: those at revision 0002; later revisions pass theirs)."""
+    (default: those at revision 0002; later revisions pass theirs); ``synapse_filter``, an SQL
+    condition on ``synapses``, restricts the synapse counts (revision 0007: the threshold)."""
+    extra = f" AND {synapse_filter}" if synapse_filter else ""
     cols = [f"c.{c}" for c in (CELL_COLUMNS if columns is None else columns)]
     cols.append("c.size_vx * d.voxel_x_nm * d.voxel_y_nm * d.voxel_z_nm / 1000000000.0 "
                 "AS size_um3")
@@ -99,10 +101,10 @@ def cells_full_sql(columns=None) -> str:
             " FROM cells c"
             " LEFT JOIN dataset d ON d.id = 1"
             " LEFT JOIN (SELECT cell_post AS cell_id, COUNT(*) AS n, SUM(area_um2) AS area"
-            "   FROM synapses WHERE cell_post IS NOT NULL GROUP BY cell_post) si"
+            "   FROM synapses WHERE cell_post IS NOT NULL" + extra + " GROUP BY cell_post) si"
             "   ON si.cell_id = c.id"
             " LEFT JOIN (SELECT cell_pre AS cell_id, COUNT(*) AS n, SUM(area_um2) AS area"
-            "   FROM synapses WHERE cell_pre IS NOT NULL GROUP BY cell_pre) so"
+            "   FROM synapses WHERE cell_pre IS NOT NULL" + extra + " GROUP BY cell_pre) so"
             "   ON so.cell_id = c.id"
             " LEFT JOIN (SELECT cell_id,"
             "   SUM(CASE WHEN kind = 'mi' THEN 1 ELSE 0 END) AS n_mi,"
