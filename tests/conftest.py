@@ -52,18 +52,22 @@ def pg_url():
     try:
         yield f"{PG_SERVER}/{name}"
     finally:
-        cur = admin.cursor()
-        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                    (name,))
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cur.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'wd\\_%%\\_ro' "
-                    "OR rolname LIKE 'test\\_%%\\_ro'")
-        for (role,) in cur.fetchall():
-            try:
-                cur.execute(f'DROP ROLE IF EXISTS "{role}"')
-            except Exception:  # noqa: BLE001  still used by another live test database
-                pass
-        admin.close()
+        _drop_database_and_roles(admin, name)
+
+
+def _drop_database_and_roles(admin, name: str) -> None:
+    """Drop a test database and the roles tests create (read-only roles of working
+    directories, test writers); a role another live test database still uses stays."""
+    cur = admin.cursor()
+    cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    cur.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'wd\\_%%\\_ro' "
+                "OR rolname LIKE 'test\\_%%\\_ro' OR rolname LIKE 'syconn\\_test\\_%%'")
+    for (role,) in cur.fetchall():
+        try:
+            cur.execute(f'DROP ROLE IF EXISTS "{role}"')
+        except Exception:  # noqa: BLE001  still used by another live test database
+            pass
+    admin.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -101,15 +105,7 @@ def pg_writer():
         yield (u.set(username=user, database=name).render_as_string(False),
                f"{PG_SERVER}/{name}")
     finally:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cur.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'syconn\\_test\\_%%' "
-                    "OR rolname LIKE 'wd\\_%%\\_ro'")
-        for (role,) in cur.fetchall():
-            try:
-                cur.execute(f'DROP ROLE IF EXISTS "{role}"')
-            except Exception:  # noqa: BLE001  still used by another live test database
-                pass
-        admin.close()
+        _drop_database_and_roles(admin, name)
 
 
 PG_PASSWORD_ADMIN = "admin-secret-42"
@@ -204,3 +200,20 @@ def run_cli(*args, env=None, cwd=None):
 def cli():
     """:func:`run_cli` as a fixture."""
     return run_cli
+
+
+def check_one_line_error(r, *needles):
+    """``r`` (a :func:`run_cli` result) failed as a user error: exit code 2, exactly one stderr
+    line ``syconn: error: ...`` holding every needle.  Returns that line."""
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("syconn: error: "), r.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def one_line_error():
+    """:func:`check_one_line_error` as a fixture."""
+    return check_one_line_error

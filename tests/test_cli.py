@@ -1,8 +1,6 @@
 """CLI: init, db upgrade, sql; bad input gives one line on stderr, exit 2, nothing written."""
 
 import json
-import subprocess
-import sys
 
 import h5py
 import numpy as np
@@ -14,26 +12,6 @@ from syconn.io import create_volume
 runner = CliRunner()
 
 
-def _inputs(folder, *, seg_dtype=np.uint64, prob_shape=None, shape=(16, 16, 8)):
-    folder.mkdir(parents=True, exist_ok=True)
-    seg = np.zeros(shape, seg_dtype)
-    seg[2:8, 2:8, 1:5] = 1
-    seg[9:14, 2:8, 1:5] = 2
-    with h5py.File(folder / "seg.h5", "w") as f:
-        f["seg"] = seg
-    for k in ("mi", "vc", "sj", "sym", "asym", "raw"):
-        with h5py.File(folder / f"{k}.h5", "w") as f:
-            f[k] = np.zeros(prob_shape if k == "mi" and prob_shape else shape, np.uint8)
-    (folder / "neuron_rag.bz2").write_bytes(__import__("bz2").compress(b"1 2\n"))
-    return folder
-
-
-def _cli(*args):
-    """Run the real console entry point (exit codes and stderr as a user sees them)."""
-    return subprocess.run([sys.executable, "-m", "syconn.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=120)
-
-
 def test_help_lists_commands():
     r = runner.invoke(app, ["--help"])
     assert r.exit_code == 0
@@ -41,9 +19,9 @@ def test_help_lists_commands():
         assert cmd in r.stdout
 
 
-def test_init_from_example_layout_and_query(tmp_path, backend):
+def test_init_from_example_layout_and_query(tmp_path, backend, tiny_inputs):
     name, url = backend
-    src = _inputs(tmp_path / "data")
+    src = tiny_inputs(tmp_path / "data")
     wd = tmp_path / "wd"
     args = ["init", wd, "--from", src, "--voxel-size", "10", "10", "20",
             "--block-size", "64", "64", "32"]
@@ -79,24 +57,22 @@ def test_init_with_explicit_specs_and_voxel_size_from_metadata(tmp_path):
     assert "voxel_size_nm: [20.0, 20.0, 40.0]" in (tmp_path / "wd" / "config.yml").read_text()
 
 
-def test_sql_write_refused_exit_2(tmp_path):
+def test_sql_write_refused_exit_2(tmp_path, cli, one_line_error):
     wd = tmp_path / "wd"
     assert runner.invoke(app, ["init", str(wd), "--voxel-size", "10", "10", "20"]).exit_code == 0
-    r = _cli("sql", wd, "DELETE FROM cells")
-    assert r.returncode == 2
-    assert r.stderr.strip().startswith("syconn: error: refused: the database is opened read-only")
-    assert len(r.stderr.strip().splitlines()) == 1
+    line = one_line_error(cli("sql", wd, "DELETE FROM cells"))
+    assert line.startswith("syconn: error: refused: the database is opened read-only")
 
 
-def _bad_cases(tmp_path):
-    ok = _inputs(tmp_path / "ok")
+def _bad_cases(tmp_path, inputs):
+    ok = inputs(tmp_path / "ok")
     floaty = tmp_path / "floaty"
-    _inputs(floaty)
+    inputs(floaty)
     with h5py.File(floaty / "seg.h5", "w") as f:
         f["seg"] = np.zeros((16, 16, 8), np.float32)
-    shapes = _inputs(tmp_path / "shapes", prob_shape=(16, 16, 9))
+    shapes = inputs(tmp_path / "shapes", prob_shape=(16, 16, 9))
     trunc = tmp_path / "trunc"
-    _inputs(trunc)
+    inputs(trunc)
     vol = create_volume(trunc / "segk", (16, 16, 8), np.uint64, fmt="knossos", chunks=(8,))
     vol.write((0, 0, 0), np.arange(16 * 16 * 8, dtype=np.uint64).reshape(16, 16, 8))
     cube = trunc / "segk/mag1/x0001/y0000/z0000/segk_mag1_x0001_y0000_z0000.seg.sz.zip"
@@ -118,32 +94,28 @@ def _bad_cases(tmp_path):
     ]
 
 
-def test_bad_input_one_line_exit_2_nothing_written(tmp_path):
-    for label, args, message in _bad_cases(tmp_path):
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, tiny_inputs, cli, one_line_error):
+    for label, args, message in _bad_cases(tmp_path, tiny_inputs):
         wd = tmp_path / f"wd_{label.replace(' ', '_')}"
-        r = _cli("init", wd, *args)
-        assert r.returncode == 2, (label, r.stdout, r.stderr)
-        lines = r.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("syconn: error: "), (label, r.stderr)
-        assert message in lines[0], (label, lines[0])
+        one_line_error(cli("init", wd, *args), message)
         assert not wd.exists(), label
 
 
-def test_unknown_config_key_exit_2(tmp_path):
+def test_unknown_config_key_exit_2(tmp_path, cli):
     wd = tmp_path / "wd"
     assert runner.invoke(app, ["init", str(wd), "--voxel-size", "10", "10", "20"]).exit_code == 0
     cfg = wd / "config.yml"
     cfg.write_text(cfg.read_text().replace("cell_objects:", "cell_objects:\n  bogus_key: 3", 1))
     before = (wd / "syconn.sqlite").stat().st_mtime_ns
-    r = _cli("db", "upgrade", wd)
+    r = cli("db", "upgrade", wd)
     assert r.returncode == 2
     assert r.stderr.strip() == (f"syconn: error: {cfg}: unknown key 'cell_objects.bogus_key' "
                                 f"(known keys: {r.stderr.split('(known keys: ')[1].strip()}")
     assert (wd / "syconn.sqlite").stat().st_mtime_ns == before
 
 
-def test_init_refuses_to_clobber(tmp_path):
+def test_init_refuses_to_clobber(tmp_path, cli):
     wd = tmp_path / "wd"
     assert runner.invoke(app, ["init", str(wd), "--voxel-size", "10", "10", "20"]).exit_code == 0
-    r = _cli("init", wd, "--voxel-size", "10", "10", "20")
+    r = cli("init", wd, "--voxel-size", "10", "10", "20")
     assert r.returncode == 2 and "already" not in r.stderr and "--overwrite" in r.stderr

@@ -5,8 +5,6 @@ size contradicting the volumes' own metadata, a corrupt or malformed agglomerati
 """
 
 import bz2
-import subprocess
-import sys
 
 import h5py
 import numpy as np
@@ -42,36 +40,30 @@ def _specs(folder, **over):
     return [a for k, v in specs.items() for a in (f"--{k}", v)]
 
 
-def _cli(*args):
-    """The real console entry point (exit code and stderr as a user sees them)."""
-    return subprocess.run([sys.executable, "-m", "syconn.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=120)
-
-
-def _refused(wd, args, *words):
-    r = _cli("init", wd, *args)
-    assert r.returncode == 2, (r.stdout, r.stderr)
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("syconn: error: "), r.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
-    assert not wd.exists()
-    return lines[0]
+@pytest.fixture
+def refused(cli, one_line_error):
+    """``refused(wd, args, *words)``: ``syconn init wd *args`` fails with one line holding the
+    words, and leaves no working directory."""
+    def check(wd, args, *words):
+        line = one_line_error(cli("init", wd, *args), *words)
+        assert not wd.exists()
+        return line
+    return check
 
 
 # ------------------------------------------------------------------ 2-D maps
-def test_2d_hdf5_map(tmp_path):
+def test_2d_hdf5_map(tmp_path, refused):
     data = _inputs(tmp_path / "data")
     with h5py.File(data / "mi.h5", "w") as f:
         f["mi"] = np.zeros(SHAPE[:2], np.uint8)
-    _refused(tmp_path / "wd", [*_specs(data), *VS],
+    refused(tmp_path / "wd", [*_specs(data), *VS],
              f"{data / 'mi.h5'}:mi: expected a 3-D array, got shape (16, 16)")
 
 
-def test_2d_zarr_map(tmp_path):
+def test_2d_zarr_map(tmp_path, refused):
     data = _inputs(tmp_path / "data")
     zarr.create_array(store=str(data / "flat.zarr"), shape=(16, 16), dtype=np.uint64)
-    _refused(tmp_path / "wd", [*_specs(data, seg=data / "flat.zarr"), *VS],
+    refused(tmp_path / "wd", [*_specs(data, seg=data / "flat.zarr"), *VS],
              "flat.zarr: expected a 3-D array, got shape (16, 16)")
 
 
@@ -81,41 +73,41 @@ def test_2d_zarr_map(tmp_path):
     ("inf", "dataset.voxel_size_nm = inf: must be a finite number"),
     ("1e9", "dataset.voxel_size_nm = 1000000000.0: must be <= 100000"),
 ])
-def test_voxel_size_must_be_finite_and_sane(tmp_path, value, message):
+def test_voxel_size_must_be_finite_and_sane(tmp_path, value, message, refused):
     data = _inputs(tmp_path / "data")
-    _refused(tmp_path / "wd", [*_specs(data), "--voxel-size", value, "10", "20"], message)
+    refused(tmp_path / "wd", [*_specs(data), "--voxel-size", value, "10", "20"], message)
 
 
 # ------------------------------------------------------------------ voxel size vs metadata
-def test_voxel_size_contradicting_hdf5_attrs(tmp_path):
+def test_voxel_size_contradicting_hdf5_attrs(tmp_path, refused):
     data = _inputs(tmp_path / "data", seg_voxel=(20, 20, 40))
-    _refused(tmp_path / "wd", [*_specs(data), *VS],
+    refused(tmp_path / "wd", [*_specs(data), *VS],
              f"--voxel-size 10 10 20 nm contradicts the voxel size 20 20 40 nm recorded in "
              f"{data / 'seg.h5'}:seg; drop --voxel-size or correct the file")
 
 
-def test_voxel_size_contradicting_zarr_attrs(tmp_path):
+def test_voxel_size_contradicting_zarr_attrs(tmp_path, refused):
     data = _inputs(tmp_path / "data")
     create_volume(data / "vc.zarr", SHAPE, np.uint8, voxel_size_nm=(8, 8, 30))
-    _refused(tmp_path / "wd", [*_specs(data, vc=data / "vc.zarr"), *VS],
+    refused(tmp_path / "wd", [*_specs(data, vc=data / "vc.zarr"), *VS],
              "--voxel-size 10 10 20 nm contradicts the voxel size 8 8 30 nm recorded in",
              "vc.zarr")
 
 
-def test_voxel_size_contradicting_knossos_conf(tmp_path):
+def test_voxel_size_contradicting_knossos_conf(tmp_path, refused):
     data = _inputs(tmp_path / "data")
     seg = create_volume(tmp_path / "segk", SHAPE, np.uint64, fmt="knossos",
                         voxel_size_nm=(20, 20, 40))
     seg.write((0, 0, 0), np.ones(SHAPE, np.uint64))
-    _refused(tmp_path / "wd", [*_specs(data, seg=tmp_path / "segk"), *VS],
+    refused(tmp_path / "wd", [*_specs(data, seg=tmp_path / "segk"), *VS],
              "--voxel-size 10 10 20 nm contradicts the voxel size 20 20 40 nm recorded in",
              "segk")
 
 
-def test_volumes_recording_different_voxel_sizes(tmp_path):
+def test_volumes_recording_different_voxel_sizes(tmp_path, refused):
     data = _inputs(tmp_path / "data", seg_voxel=(10, 10, 20), mi_voxel=(10, 10, 25))
     for args in ([], VS):  # with or without --voxel-size
-        _refused(tmp_path / "wd", [*_specs(data), *args],
+        refused(tmp_path / "wd", [*_specs(data), *args],
                  f"{data / 'mi.h5'}:mi: records voxel size 10 10 25 nm, but "
                  f"{data / 'seg.h5'}:seg records 10 10 20 nm")
 
@@ -159,10 +151,10 @@ AGGLOMERATION = [
 
 @pytest.mark.parametrize("label, name, payload, message", AGGLOMERATION,
                          ids=[a[0] for a in AGGLOMERATION])
-def test_bad_agglomeration_refused_at_init(tmp_path, label, name, payload, message):
+def test_bad_agglomeration_refused_at_init(tmp_path, label, name, payload, message, refused):
     data = _inputs(tmp_path / "data")
     (data / name).write_bytes(payload)
-    _refused(tmp_path / "wd", [*_specs(data), "--agglomeration", data / name, *VS],
+    refused(tmp_path / "wd", [*_specs(data), "--agglomeration", data / name, *VS],
              f"syconn: error: {data / name}: {message}")
 
 

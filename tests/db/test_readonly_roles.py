@@ -23,15 +23,6 @@ pytestmark = pytest.mark.postgres
 ATTACK = "SET TRANSACTION READ WRITE; DELETE FROM dataset"
 
 
-def _one_line_error(r, *needles):
-    assert r.returncode == 2, (r.stdout, r.stderr)
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("syconn: error: "), r.stderr
-    for n in needles:
-        assert n in lines[0], lines[0]
-    return lines[0]
-
-
 def _db_of(url):
     u = make_url(url)
     return psycopg2.connect(host=u.host, port=u.port, user=u.username, password=u.password,
@@ -57,7 +48,7 @@ def _init(cli, tiny_inputs, tmp_path, url):
 
 
 def test_writer_without_createrole_sql_refused_until_granted(pg_writer, tmp_path, cli,
-                                                             tiny_inputs):
+                                                             tiny_inputs, one_line_error):
     writer_url, admin_url = pg_writer
     wd, r = _init(cli, tiny_inputs, tmp_path, writer_url)
     assert "grant-readonly" in r.stderr  # init says what is missing
@@ -65,11 +56,11 @@ def test_writer_without_createrole_sql_refused_until_granted(pg_writer, tmp_path
     assert db["readonly_url"] is None
     # no read-only role: refused, never run as the writing user
     for query in (ATTACK, "SELECT name FROM dataset"):
-        _one_line_error(cli("sql", wd, query), "no read-only database role", "grant-readonly")
-    _one_line_error(cli("cells", wd), "no read-only database role")
+        one_line_error(cli("sql", wd, query), "no read-only database role", "grant-readonly")
+    one_line_error(cli("cells", wd), "no read-only database role")
     assert _dataset_rows(writer_url, db["schema"]) == 1
     # the writer may not create roles: one line, nothing changed
-    _one_line_error(cli("db", "grant-readonly", wd, "--role", "syconn_test_reader"),
+    one_line_error(cli("db", "grant-readonly", wd, "--role", "syconn_test_reader"),
                     "may not create roles", "--admin-url")
     assert _config(wd)["readonly_url"] is None
     with _db_of(admin_url) as conn, conn.cursor() as cur:
@@ -83,8 +74,8 @@ def test_writer_without_createrole_sql_refused_until_granted(pg_writer, tmp_path
     r = cli("sql", wd, "SELECT name, current_user AS who FROM dataset", "--format", "csv")
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == ["name,who", "syconn_dataset,syconn_test_reader"]
-    _one_line_error(cli("sql", wd, ATTACK), "refused", "read-only")
-    _one_line_error(cli("sql", wd, "DROP TABLE cells"), "refused")
+    one_line_error(cli("sql", wd, ATTACK), "refused", "read-only")
+    one_line_error(cli("sql", wd, "DROP TABLE cells"), "refused")
     assert _dataset_rows(writer_url, db["schema"]) == 1
     assert cli("cells", wd).returncode == 0
     # a later migration run by the writer keeps the role's rights (default privileges)
@@ -92,7 +83,7 @@ def test_writer_without_createrole_sql_refused_until_granted(pg_writer, tmp_path
     assert cli("sql", wd, "SELECT COUNT(*) FROM task_runs").returncode == 0
 
 
-def test_password_authentication(pg_password_server, tmp_path, cli, tiny_inputs):
+def test_password_authentication(pg_password_server, tmp_path, cli, tiny_inputs, one_line_error):
     """Roles with passwords on a server that checks them (scram-sha-256)."""
     tag = uuid.uuid4().hex[:8]
     name, writer = f"syconn_pw_{tag}", f"syconn_test_w_{tag}"
@@ -106,19 +97,19 @@ def test_password_authentication(pg_password_server, tmp_path, cli, tiny_inputs)
     admin_url = f"{pg_password_server}/{name}"
     try:
         wd, _ = _init(cli, tiny_inputs, tmp_path, writer_url)
-        _one_line_error(cli("sql", wd, "SELECT 1"), "no read-only database role")
+        one_line_error(cli("sql", wd, "SELECT 1"), "no read-only database role")
         r = cli("db", "grant-readonly", wd, "--role", "reader", "--admin-url", admin_url)
         assert r.returncode == 0, r.stderr
         ro = make_url(_config(wd)["readonly_url"])
         assert ro.username == "reader" and len(ro.password) >= 20  # generated
         r = cli("sql", wd, "SELECT current_user", "--format", "csv")
         assert r.returncode == 0 and r.stdout.split() == ["current_user", "reader"], r.stderr
-        _one_line_error(cli("sql", wd, ATTACK), "refused")
+        one_line_error(cli("sql", wd, ATTACK), "refused")
         # the password matters: a wrong one is one line, exit 2
         cfg_path = wd / "config.yml"
         good = cfg_path.read_text()
         cfg_path.write_text(good.replace(ro.password, "wrong"))
-        _one_line_error(cli("sql", wd, "SELECT 1"), "password authentication failed")
+        one_line_error(cli("sql", wd, "SELECT 1"), "password authentication failed")
         cfg_path.write_text(good)
         # credentials outside config.yml: a URL without password and a pgpass file
         pgpass = tmp_path / "pgpass"
@@ -151,25 +142,25 @@ def test_password_authentication(pg_password_server, tmp_path, cli, tiny_inputs)
         admin.close()
 
 
-def test_grant_readonly_bad_input(pg_writer, tmp_path, cli, tiny_inputs):
+def test_grant_readonly_bad_input(pg_writer, tmp_path, cli, tiny_inputs, one_line_error):
     writer_url, admin_url = pg_writer
     # a working directory on SQLite
     sqlite_wd = tmp_path / "sqlite_wd"
     assert cli("init", sqlite_wd, "--voxel-size", "10", "10", "20").returncode == 0
-    _one_line_error(cli("db", "grant-readonly", sqlite_wd, "--role", "x"), "SQLite",
+    one_line_error(cli("db", "grant-readonly", sqlite_wd, "--role", "x"), "SQLite",
                     "PostgreSQL")
     wd, _ = _init(cli, tiny_inputs, tmp_path, writer_url)
     before = (wd / "config.yml").read_text()
-    _one_line_error(cli("db", "grant-readonly", wd, "--role", "Bad-Name", "--admin-url",
+    one_line_error(cli("db", "grant-readonly", wd, "--role", "Bad-Name", "--admin-url",
                         admin_url), "Bad-Name", "lower-case")
     # a read-only URL of an unknown role: the role is created, the URL fails, all undone
     unknown = make_url(writer_url).set(username="syconn_test_nobody").render_as_string(False)
-    _one_line_error(cli("db", "grant-readonly", wd, "--role", "syconn_test_r", "--admin-url",
+    one_line_error(cli("db", "grant-readonly", wd, "--role", "syconn_test_r", "--admin-url",
                         admin_url, "--readonly-url", unknown), "syconn_test_nobody")
     # the writer itself, or a superuser, as the read-only role
-    _one_line_error(cli("db", "grant-readonly", wd, "--role", make_url(writer_url).username),
+    one_line_error(cli("db", "grant-readonly", wd, "--role", make_url(writer_url).username),
                     "writing user")
-    _one_line_error(cli("db", "grant-readonly", wd, "--role", "postgres", "--admin-url",
+    one_line_error(cli("db", "grant-readonly", wd, "--role", "postgres", "--admin-url",
                         admin_url), "superuser")
     assert (wd / "config.yml").read_text() == before
     with _db_of(admin_url) as conn, conn.cursor() as cur:
@@ -223,11 +214,11 @@ def test_failed_init_leaves_no_schema_role_or_database(pg_url, tmp_path, tiny_in
         drop_database(new_db)
 
 
-def test_missing_database_the_user_may_not_create(pg_writer, tmp_path, cli, tiny_inputs):
+def test_missing_database_the_user_may_not_create(pg_writer, tmp_path, cli, tiny_inputs, one_line_error):
     writer_url, _ = pg_writer
     missing = make_url(writer_url).set(database="syconn_test_absent").render_as_string(False)
     r = cli("init", tmp_path / "wd", "--from", tiny_inputs(tmp_path / "data"), "--voxel-size",
             "10", "10", "20", "--db", missing)
-    _one_line_error(r, "database syconn_test_absent does not exist", "may not create databases",
+    one_line_error(r, "database syconn_test_absent does not exist", "may not create databases",
                     "createdb")
     assert not (tmp_path / "wd").exists()
