@@ -55,43 +55,6 @@ _CHILD = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(scope="module")
-def wd_tools():
-    import types
-
-    import numpy as np
-
-    from syconn.config import save_config
-    from syconn.workdir import init_from_synth
-
-    tables = {"supervoxels": "id", "rag_edges": "sv_a, sv_b", "cells": "id",
-              "organelles": "kind, id", "organelle_overlaps": "kind, organelle_id, sv_id",
-              "contact_sites": "id", "synapses": "id"}
-
-    def make_wd(path, data, *, block=(96, 96, 64), db_url=None):
-        cfg = init_from_synth(path, data, block_shape=block, db_url=db_url)
-        cfg.min_cc_size_ssv = 1500.0
-        save_config(cfg, path)
-        return path
-
-    def dump(wd):
-        eng = open_engine(wd, read_only=True)
-        out = {}
-        for table, order in tables.items():
-            _, rows = run_query(eng, f"SELECT * FROM {table} ORDER BY {order}")
-            out[table] = [tuple(None if isinstance(v, float) and np.isnan(v) else
-                                (round(v, 9) if isinstance(v, float) else v) for v in r)
-                          for r in rows]
-        return out
-
-    return types.SimpleNamespace(make_wd=make_wd, dump=dump)
-
-
-@pytest.fixture(scope="module")
-def reference(pipeline_wd, wd_tools):
-    return wd_tools.dump(pipeline_wd)
-
-
 def _run_child(tmp_path, mode, target, wd):
     script = tmp_path / "child.py"
     script.write_text(_CHILD)

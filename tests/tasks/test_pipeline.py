@@ -13,53 +13,17 @@ import h5py
 import numpy as np
 import pytest
 
-from syconn.config import save_config
 from syconn.db import run_query
 from syconn.errors import PipelineError
 from syconn.runner import run_pipeline
 from syconn.synth import TEST_SHAPE_XYZ
 from syconn.tasks.morphology import MORPHOLOGY_COLUMNS
-from syconn.workdir import init_from_synth, init_workdir, open_engine, read_synth_meta
-
-BLOCK = (96, 96, 64)
-
-
-def make_wd(path, data, *, block=BLOCK, db_url=None):
-    """As the ``pipeline_wd`` fixture (conftest.py): skeletons from a 1.5 µm diagonal."""
-    cfg = init_from_synth(path, data, block_shape=block, db_url=db_url)
-    cfg.min_cc_size_ssv = 1500.0
-    save_config(cfg, path)
-    return path
-
-# every table the pipeline fills, with a deterministic order; task_runs (timestamps) excluded
-TABLES = {
-    "supervoxels": "id", "rag_edges": "sv_a, sv_b", "cells": "id",
-    "organelles": "kind, id", "organelle_overlaps": "kind, organelle_id, sv_id",
-    "contact_sites": "id", "synapses": "id",
-}
-
-
+from syconn.workdir import init_workdir, open_engine, read_synth_meta
 
 
 def cell_columns(wd) -> list[str]:
     cols, _ = run_query(open_engine(wd, read_only=True), "SELECT * FROM cells LIMIT 0")
     return list(cols)
-
-
-def dump(wd) -> dict[str, list[tuple]]:
-    eng = open_engine(wd, read_only=True)
-    out = {}
-    for table, order in TABLES.items():
-        _, rows = run_query(eng, f"SELECT * FROM {table} ORDER BY {order}")
-        out[table] = [tuple(None if isinstance(v, float) and np.isnan(v) else
-                            (round(v, 9) if isinstance(v, float) else v) for v in r) for r in rows]
-    return out
-
-
-@pytest.fixture(scope="module")
-def reference(pipeline_wd):
-    assert BLOCK == (96, 96, 64)  # the block shape of the shared pipeline_wd fixture
-    return dump(pipeline_wd)
 
 
 def test_reference_run_fills_every_table(reference, data):
@@ -71,17 +35,17 @@ def test_reference_run_fills_every_table(reference, data):
     assert len(sv_cell) == len(gt)
 
 
-def test_two_workers_same_rows(reference, data, tmp_path):
-    wd = make_wd(tmp_path / "wd", data)
+def test_two_workers_same_rows(reference, data, tmp_path, wd_tools):
+    wd = wd_tools.make_wd(tmp_path / "wd", data)
     run_pipeline(wd, workers=2, log=lambda m: None)
-    assert dump(wd) == reference
+    assert wd_tools.dump(wd) == reference
 
 
-def test_other_block_size_same_rows(reference, data, tmp_path):
-    wd = make_wd(tmp_path / "wd", data, block=(64, 64, 48))
+def test_other_block_size_same_rows(reference, data, tmp_path, wd_tools):
+    wd = wd_tools.make_wd(tmp_path / "wd", data, block=(64, 64, 48))
     run_pipeline(wd, workers=1, log=lambda m: None)
-    got = dump(wd)
-    for table in TABLES:
+    got = wd_tools.dump(wd)
+    for table in wd_tools.TABLES:
         if table != "cells":
             assert got[table] == reference[table], table
     # meshes and skeletons depend on the block faces (seam vertices are not simplified, TEASAR
@@ -106,14 +70,14 @@ def test_other_block_size_same_rows(reference, data, tmp_path):
         assert np.median(rel) < med and rel.max() < tol, (c, np.median(rel), rel.max())
 
 
-def test_postgres_same_rows(reference, data, tmp_path, pg_url):
-    wd = make_wd(tmp_path / "wd", data, db_url=pg_url)
+def test_postgres_same_rows(reference, data, tmp_path, pg_url, wd_tools):
+    wd = wd_tools.make_wd(tmp_path / "wd", data, db_url=pg_url)
     run_pipeline(wd, workers=2, log=lambda m: None)
-    assert dump(wd) == reference
+    assert wd_tools.dump(wd) == reference
 
 
-def test_sigkill_then_resume_same_rows(reference, data, tmp_path):
-    wd = make_wd(tmp_path / "wd", data)
+def test_sigkill_then_resume_same_rows(reference, data, tmp_path, wd_tools):
+    wd = wd_tools.make_wd(tmp_path / "wd", data)
     proc = subprocess.Popen([sys.executable, "-m", "syconn.cli", "run", str(wd), "-j", "2"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
@@ -129,7 +93,7 @@ def test_sigkill_then_resume_same_rows(reference, data, tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     run_pipeline(wd, workers=2, log=lambda m: None)
-    assert dump(wd) == reference
+    assert wd_tools.dump(wd) == reference
 
 
 def _corrupt(data, tmp_path, what):
@@ -152,10 +116,10 @@ def _corrupt(data, tmp_path, what):
     ("unknown supervoxels", "names 2 supervoxel(s) absent from the segmentation (999999, 1000000)"),
     ("empty segmentation", "the segmentation is empty"),
 ])
-def test_bad_input_fails_before_any_work(data, tmp_path, what, message):
+def test_bad_input_fails_before_any_work(data, tmp_path, what, message, wd_tools):
     inputs, vs = _corrupt(data, tmp_path, what)
     wd = tmp_path / "wd"
-    init_workdir(wd, inputs=inputs, voxel_size_nm=vs, block_shape=BLOCK)
+    init_workdir(wd, inputs=inputs, voxel_size_nm=vs, block_shape=wd_tools.BLOCK)
     with pytest.raises(PipelineError) as ei:
         run_pipeline(wd, workers=1, log=lambda m: None)
     assert message in str(ei.value)
