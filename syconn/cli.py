@@ -277,8 +277,10 @@ def matrix(
 def export_cmd(
     wd: Path = WD_ARG,
     fmt: str = typer.Argument(..., metavar="FORMAT", help="ply, obj, swc or neuroglancer"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o",
-                                       help="destination folder (default WD/export/FORMAT)"),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="destination folder (default WD/export/FORMAT; neuroglancer "
+        "with --cells: WD/export/neuroglancer_cells_IDS); ply/obj/swc add their files to it, "
+        "a neuroglancer folder is replaced as a whole"),
     cells: Optional[str] = typer.Option(None, "--cells",
                                         help="comma-separated cell ids (default: all cells)"),
     kind: str = typer.Option("cells", "--kind",
@@ -287,7 +289,10 @@ def export_cmd(
                                 help="neuroglancer: also write the cell label volume (raw uint64 "
                                      "chunks: 8 bytes per voxel)"),
 ) -> None:
-    """Export meshes (ply, obj), skeletons (swc) or everything for Neuroglancer."""
+    """Export meshes (ply, obj), skeletons (swc) or everything for Neuroglancer.
+
+    ply/obj/swc exports add to their folder; a Neuroglancer folder is one dataset.
+    """
     from syconn.errors import InputError
     from syconn.export import export
 
