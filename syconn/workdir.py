@@ -360,7 +360,7 @@ def grant_readonly(wd: Path | str, role: str, *, password: str | None = None,
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
 
-    from syconn.db.engine import quote_ident, safe_url
+    from syconn.db.engine import error_reason, quote_ident, safe_url
     from syconn.db.roles import (
         create_login_role,
         drop_role,
@@ -421,8 +421,7 @@ def grant_readonly(wd: Path | str, role: str, *, password: str | None = None,
             with admin.begin() as conn:
                 drop_role(conn, role)
         if isinstance(exc, DBAPIError):
-            reason = str(exc.orig).strip().splitlines()[0]
-            raise DatabaseError(f"grant-readonly {role}: {reason}") from None
+            raise DatabaseError(f"grant-readonly {role}: {error_reason(exc)}") from None
         raise
     cfg.database.readonly_url = ro_url
     save_config(cfg, wd)

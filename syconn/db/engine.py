@@ -27,7 +27,7 @@ from sqlalchemy.pool import NullPool
 from syconn.errors import DatabaseError, ReadOnlyRoleError
 
 __all__ = ["make_engine", "check_connection", "safe_url", "readonly_role", "is_postgres",
-           "quote_ident", "create_database_if_missing", "drop_database"]
+           "quote_ident", "create_database_if_missing", "drop_database", "error_reason"]
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -191,11 +191,27 @@ def check_connection(engine: Engine) -> None:
             conn.execute(text("SELECT 1"))
     except OperationalError as exc:
         raise DatabaseError(f"{safe_url(str(engine.url))}: cannot connect to the database "
-                            f"({_first_error_line(exc)})") from None
+                            f"({error_reason(exc)})") from None
 
 
-def _first_error_line(exc: OperationalError) -> str:
-    return str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
+def error_reason(exc: BaseException) -> str:
+    """The database's own one-line reason of a DBAPI error (wrapped by SQLAlchemy or raw).
+
+    The first error of the chain is the cause: a connection the server terminated mid-COPY
+    raises "terminating connection due to administrator command", and the rollback that
+    follows "connection already closed".
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    chain, e = [], exc
+    while e is not None and e not in chain:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    dbapi = [getattr(e, "orig", None) or e for e in chain
+             if isinstance(e, DBAPIError) or type(e).__module__.startswith(("psycopg2", "sqlite3"))]
+    orig = dbapi[-1] if dbapi else exc
+    lines = str(orig).strip().splitlines()
+    return lines[0] if lines else type(orig).__name__
 
 
 def _maintenance_engine(url: str) -> Engine:
@@ -219,7 +235,7 @@ def create_database_if_missing(url: str) -> bool:
         with eng.connect():
             return False
     except OperationalError as exc:
-        reason = _first_error_line(exc)
+        reason = error_reason(exc)
         if "does not exist" not in reason or "database" not in reason:
             raise DatabaseError(f"{safe_url(url)}: cannot connect to the database "
                                 f"({reason})") from None
@@ -237,7 +253,7 @@ def create_database_if_missing(url: str) -> bool:
             conn.execute(text(f"CREATE DATABASE {conn.dialect.identifier_preparer.quote(name)}"))
     except OperationalError as exc:
         raise DatabaseError(f"{safe_url(url)}: database {name} does not exist "
-                            f"({_first_error_line(exc)}); {how}") from None
+                            f"({error_reason(exc)}); {how}") from None
     return True
 
 

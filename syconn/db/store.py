@@ -46,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from syconn.db import tables as T
-from syconn.db.engine import check_connection, is_postgres, quote_ident, safe_url
+from syconn.db.engine import check_connection, error_reason, is_postgres, quote_ident, safe_url
 from syconn.errors import DatabaseError, InputError, ReadOnlyViolation
 
 __all__ = [
@@ -236,26 +236,8 @@ def bulk_load_many(engine: Engine, loads: Sequence[tuple], *,
     except (DBAPIError, engine.dialect.loaded_dbapi.Error) as exc:  # raw cursors: the latter
         names = ", ".join(p[0].name for p in prepared)
         raise DatabaseError(f"{safe_url(str(engine.url))}: load into {names} failed "
-                            f"({_first_line(exc)}); nothing of it was written") from None
+                            f"({error_reason(exc)}); nothing of it was written") from None
     return [p[4] for p in prepared]
-
-
-def _first_line(exc: BaseException) -> str:
-    """The database's own one-line reason of a DBAPI error (wrapped by SQLAlchemy or raw).
-
-    The first error of the chain is the cause: a connection the server terminated mid-COPY
-    raises "terminating connection due to administrator command", and the rollback that
-    follows "connection already closed".
-    """
-    chain, e = [], exc
-    while e is not None and e not in chain:
-        chain.append(e)
-        e = e.__cause__ or e.__context__
-    dbapi = [getattr(e, "orig", None) or e for e in chain
-             if isinstance(e, DBAPIError) or type(e).__module__.startswith(("psycopg2", "sqlite3"))]
-    orig = dbapi[-1] if dbapi else exc
-    lines = str(orig).strip().splitlines()
-    return lines[0] if lines else type(orig).__name__
 
 
 def _load_one(conn, engine: Engine, tbl: Table, parts, cols, replace, n: int) -> None:
@@ -482,7 +464,7 @@ def bulk_update(engine: Engine, table: str | Table, data: pa.Table, *, key: str 
                 _upsert_task(conn, _completion_row(task, n))
     except (DBAPIError, engine.dialect.loaded_dbapi.Error) as exc:  # raw cursors: the latter
         raise DatabaseError(f"{safe_url(str(engine.url))}: update of {tbl.name} failed "
-                            f"({_first_line(exc)}); nothing of it was written") from None
+                            f"({error_reason(exc)}); nothing of it was written") from None
     return n
 
 
@@ -601,7 +583,7 @@ def run_query(engine: Engine, sql: str, params: Mapping | None = None
             finally:
                 conn.rollback()
     except DBAPIError as exc:
-        msg = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        msg = error_reason(exc)
         if any(m in msg.lower() for m in _READONLY_MARKERS):
             raise ReadOnlyViolation(f"refused: the database is opened read-only ({msg})") from None
         raise DatabaseError(f"SQL error: {msg}") from None
