@@ -37,6 +37,7 @@ import luigi.worker
 
 from syconn.config import load_config
 from syconn.errors import PipelineError, StorageError, SyconnError
+from syconn.tasks.base import task_key
 
 __all__ = ["run_pipeline", "count_tasks", "check_scheduler"]
 
@@ -186,7 +187,7 @@ def _disk_full(exc: BaseException | None) -> OSError | None:
 
 
 def _disk_full_message(exc: OSError, task: luigi.Task, rerun: str) -> str:
-    what = f"{exc.filename} in {_name(task)}" if exc.filename else f"the outputs of {_name(task)}"
+    what = f"{exc.filename} in {task_key(task)}" if exc.filename else f"the outputs of {task_key(task)}"
     return (f"disk full writing {what} ({os.strerror(exc.errno)}); free space and rerun "
             f"'{rerun}' to resume")
 
@@ -265,7 +266,7 @@ def run_pipeline(wd: Path | str, *, workers: int = 1, scheduler_host: str | None
         import resource
         stats.put((task.task_family, took,
                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
-        log(f"[{n:>4}/{total}] {time.perf_counter() - t0:7.1f}s  {_name(task)}  ({took:.1f} s)")
+        log(f"[{n:>4}/{total}] {time.perf_counter() - t0:7.1f}s  {task_key(task)}  ({took:.1f} s)")
 
     def _fail(task, exc):
         full = _disk_full(exc)
@@ -333,7 +334,7 @@ def _build_rounds(root, kwargs, failures, log, *, wd, rerun, total, already, hos
         tasks = _graph(root)
         failed = _failed_tasks(sch, tasks)
         if failed:
-            raise PipelineError(f"{_name(tasks[failed[0]])} failed in another worker: "
+            raise PipelineError(f"{task_key(tasks[failed[0]])} failed in another worker: "
                                 f"{_remote_reason(sch, failed[0])}; rerun '{rerun}' to retry it")
         complete = count_tasks(root)[1]
         if complete <= complete_before:
@@ -379,10 +380,3 @@ def _wait_for_scheduler(host: str, port: int, log: Callable[[str], None]) -> Non
         problem = _scheduler_problem(host, port)
     if problem is not None:
         raise _unreachable(host, port, problem)
-
-
-def _name(task: luigi.Task) -> str:
-    """``Family(param=value, ...)`` without the working directory."""
-    params = {k: v for k, v in task.param_kwargs.items() if k != "working_dir"}
-    return task.task_family + ("(" + ", ".join(f"{k}={v}" for k, v in params.items()) + ")"
-                               if params else "")

@@ -36,6 +36,7 @@ from syconn.workdir import open_engine
 
 __all__ = [
     "WorkingDirParameter",
+    "task_key",
     "Block",
     "block_grid",
     "SyconnTask",
@@ -148,6 +149,16 @@ class DBTarget(luigi.Target):
         return task_done(open_engine(self.working_dir), self.task_id)
 
 
+def task_key(task: luigi.Task) -> str:
+    """``Family(param=value, ...)`` of the significant parameters but the working directory,
+    sorted: a task's identity within its working directory, whatever path reaches it (the
+    completion key of :meth:`SyconnTask.db_task_id`, and how progress lines name tasks)."""
+    params = task.to_str_params(only_significant=True)
+    params.pop("working_dir", None)
+    inner = ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
+    return f"{task.task_family}({inner})" if inner else task.task_family
+
+
 class WorkingDirParameter(luigi.Parameter):
     """The working directory, normalised to its canonical absolute path.
 
@@ -208,11 +219,8 @@ class SyconnTask(luigi.Task):
         return self.wd / "steps" / f"{name}-{h}"
 
     def unit_key(self) -> str:
-        """``Family(param=value, ...)`` of the significant parameters but the working directory:
-        the task's identity within its working directory, whatever path reaches it."""
-        params = self.to_str_params(only_significant=True)
-        params.pop("working_dir", None)
-        return f"{self.task_family}({', '.join(f'{k}={v}' for k, v in sorted(params.items()))})"
+        """The task's identity within its working directory (:func:`task_key`)."""
+        return task_key(self)
 
     def db_task_id(self, *sections: str) -> str:
         """Completion key in ``task_runs``: :meth:`unit_key` plus the settings of its outputs
