@@ -187,8 +187,9 @@ def paint_label(out, p0, p1, r0, r1, ids, pcell, cellvol, vs, xchunk):
 
 
 @njit(parallel=True, cache=True)
-def gap_mask(lab, piece2cell, mask):
-    """Mark voxels that have a 26-neighbour of another cell with a smaller cell index."""
+def gap_mask(lab, piece2cell, mask, larger=True):
+    """Mark voxels that have a 26-neighbour of another cell with a smaller cell index (with
+    ``larger=False``: a larger one)."""
     nx, ny, nz = lab.shape
     for i in prange(nx):
         for j in range(ny):
@@ -213,7 +214,7 @@ def gap_mask(lab, piece2cell, mask):
                             b = lab[ii, jj, ll]
                             if b != 0 and b != a:
                                 cb = piece2cell[b]
-                                if cb != ca and cb < ca:
+                                if cb != ca and ((cb < ca) if larger else (cb > ca)):
                                     hit = True
                                     break
                         if hit:

@@ -17,6 +17,7 @@ from syconn.errors import InputError
 from syconn.synth import _kernels as K
 from syconn.synth.geometry import Scene, build_scene, default_cell_counts
 from syconn.synth.types import CELL_TYPES, CONNECTION_PROB, TYPE_NAMES, Compartment as C
+from syconn.synth.variation import Variation
 
 __all__ = ["SynthResult", "synthesize", "EXAMPLE_SHAPE_XYZ", "TEST_SHAPE_XYZ", "THRESHOLDS"]
 
@@ -59,6 +60,12 @@ class SynthResult:
     skeletons: pd.DataFrame
     agglomeration_errors: pd.DataFrame
     timings: dict = field(default_factory=dict)
+    variation: Variation = field(default_factory=Variation)
+    # sj bands painted on non-synaptic contacts (--variation): cell_a < cell_b, x, y, z voxels
+    decoys: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        {"cell_a": pd.Series([], dtype=np.uint64), "cell_b": pd.Series([], dtype=np.uint64),
+         "x": pd.Series([], dtype=np.int64), "y": pd.Series([], dtype=np.int64),
+         "z": pd.Series([], dtype=np.int64)}))
 
     @property
     def n_neurons(self) -> int:
@@ -79,7 +86,7 @@ def _check_args(shape_xyz, voxel_size_nm, n_cells, merge_errors, split_errors):
     return shape, vs
 
 
-def _rasterize(scene: Scene, shape, vs_um):
+def _rasterize(scene: Scene, shape, vs_um, gap_vx: int = 1):
     p0, p1, r0, r1, margin, piece, comp = scene.prim_arrays()
     lab = np.zeros(shape, np.uint32)
     cmp = np.zeros(shape, np.uint8)
@@ -87,11 +94,14 @@ def _rasterize(scene: Scene, shape, vs_um):
     K.rasterize(lab, cmp, best, p0, p1, r0, r1, margin, piece, comp, vs_um, _XCHUNK)
     del best
     piece_cell = np.asarray(scene.piece_cell, np.int64)
-    mask = np.zeros(shape, np.uint8)
-    K.gap_mask(lab, piece_cell, mask)
-    m = mask.view(bool)
-    lab[m] = 0
-    cmp[m] = 0
+    # the extracellular gap: layers peeled off where two cells touch, alternately from the cell
+    # of the larger and of the smaller index (a gap of 3 takes 2 layers from one, 1 from the other)
+    for layer in range(gap_vx):
+        mask = np.zeros(shape, np.uint8)
+        K.gap_mask(lab, piece_cell, mask, layer % 2 == 0)
+        m = mask.view(bool)
+        lab[m] = 0
+        cmp[m] = 0
     return lab, cmp, piece_cell
 
 
@@ -138,7 +148,7 @@ def _union_components(n, pairs):
 
 def synthesize(*, shape_xyz=EXAMPLE_SHAPE_XYZ, voxel_size_nm=(10, 10, 20), seed: int = 0,
                n_cells: int | None = None, merge_errors: int = 0, split_errors: int = 0,
-               verbose: bool = False) -> SynthResult:
+               variation: Variation | None = None, verbose: bool = False) -> SynthResult:
     """Generate a synthetic volume of neural tissue with complete ground truth.
 
     Parameters
@@ -155,6 +165,10 @@ def synthesize(*, shape_xyz=EXAMPLE_SHAPE_XYZ, voxel_size_nm=(10, 10, 20), seed:
     merge_errors, split_errors : int
         Number of false merges (edges between supervoxels of different cells) and false splits
         (a supervoxel cut off from its cell) injected into the written agglomeration graph.
+    variation : Variation, optional
+        How this volume's tissue and maps differ from the default example's
+        (:meth:`Variation.draw`); its ``voxel_size_nm`` is not used here (pass it as
+        ``voxel_size_nm``).  ``None``: the default example's tissue.
 
     Returns
     -------
@@ -169,6 +183,7 @@ def synthesize(*, shape_xyz=EXAMPLE_SHAPE_XYZ, voxel_size_nm=(10, 10, 20), seed:
     """
     shape, vs_nm = _check_args(shape_xyz, voxel_size_nm, n_cells, merge_errors, split_errors)
     rng = np.random.default_rng(seed)
+    var = variation if variation is not None else Variation()
     vs = np.asarray(vs_nm, np.float64) / 1000.0
     size_um = np.asarray(shape) * vs
     tim = {}
@@ -184,9 +199,10 @@ def synthesize(*, shape_xyz=EXAMPLE_SHAPE_XYZ, voxel_size_nm=(10, 10, 20), seed:
             print(f"synth: {name} {tim[name]:.2f} s", file=sys.stderr)
 
     counts = default_cell_counts(size_um, n_cells)
-    scene = build_scene(size_um, counts, rng)
+    scene = build_scene(size_um, counts, rng, bouton_radius_um=var.bouton_radius_um,
+                        axon_radius_scale=var.axon_radius_scale)
     lap("geometry")
-    lab, cmp, piece_cell = _rasterize(scene, shape, vs)
+    lab, cmp, piece_cell = _rasterize(scene, shape, vs, var.gap_vx)
     lap("rasterize")
     min_sv = max(8, int(round(0.001 / float(np.prod(vs)))))  # ~0.001 um^3
     sv, sv_cell = _supervoxels(lab, cmp, piece_cell, min_sv)
@@ -210,8 +226,13 @@ def synthesize(*, shape_xyz=EXAMPLE_SHAPE_XYZ, voxel_size_nm=(10, 10, 20), seed:
     sym = np.zeros(shape, np.uint8)
     asym = np.zeros(shape, np.uint8)
     vc = np.zeros(shape, np.uint8)
-    syn_table, ves_prims = _synapses(scene, cellvol, cmp, sj, sym, asym, vc, vs, cell_id, rng)
+    syn_table, ves_prims, clefts = _synapses(scene, cellvol, cmp, sj, sym, asym, vc, vs, cell_id,
+                                             rng, var)
     lap("synapses")
+    decoys = _decoy_contacts(var, len(syn_table), clefts, cellvol, (sj, sym, asym), vc, vs,
+                             cell_id, rng)
+    if not var.is_default:
+        lap("decoys")
 
     raw = _raw_em(cellvol, mito_vol, sj, ves_prims, scene, vs, rng)
     lap("raw")
@@ -223,14 +244,20 @@ def synthesize(*, shape_xyz=EXAMPLE_SHAPE_XYZ, voxel_size_nm=(10, 10, 20), seed:
     # voxels at 10x10x20 nm), as a classifier's false positives are: the extraction's opening
     # and three erosions leave less than min_obj_vx.mi (500) of them, so the size filter has
     # to remove them.  At 80-150 nm (before) 9 of them, 1.3k-7.4k voxels, passed as objects.
-    _noisify(mi, vs, rng, amp=22.0, blobs=max(3, len(mito_table) // 2), blob_val=(70, 150),
+    k = var.smooth_noise_scale
+    n_sj_blobs = len(syn_table) // 8 if var.is_default else int(round(
+        len(syn_table) * var.decoy_blobs_per_synapse))
+    _noisify(mi, vs, rng, amp=22.0 * k, blobs=max(3, len(mito_table) // 2), blob_val=(70, 150),
              cellvol=cellvol, blob_r=(0.04, 0.07))
-    _noisify(vc, vs, rng, amp=20.0, blobs=max(3, len(scene.boutons) // 10), blob_val=(60, 140),
+    _noisify(vc, vs, rng, amp=20.0 * k, blobs=max(3, len(scene.boutons) // 10), blob_val=(60, 140),
              cellvol=cellvol, blob_r=(0.06, 0.12))
-    _noisify(sj, vs, rng, amp=10.0, blobs=max(3, len(syn_table) // 8), blob_val=(60, 170),
+    _noisify(sj, vs, rng, amp=10.0 * k, blobs=max(3, n_sj_blobs), blob_val=var.decoy_blob_val,
              cellvol=cellvol, blob_r=(0.05, 0.1))
-    _noisify(sym, vs, rng, amp=12.0)
-    _noisify(asym, vs, rng, amp=12.0)
+    _noisify(sym, vs, rng, amp=12.0 * k)
+    _noisify(asym, vs, rng, amp=12.0 * k)
+    if var.blur_nm > 0 or var.noise_sd > 0:
+        for vol in (mi, vc, sj, sym, asym):
+            _degrade(vol, vs, rng, blur_nm=var.blur_nm, noise_sd=var.noise_sd)
     lap("maps")
 
     cells = _cell_table(scene, cellvol, cell_id, vs)
@@ -244,7 +271,7 @@ def synthesize(*, shape_xyz=EXAMPLE_SHAPE_XYZ, voxel_size_nm=(10, 10, 20), seed:
         shape_xyz=shape, voxel_size_nm=vs_nm, seed=int(seed), raw=raw, seg=seg, mi=mi, vc=vc, sj=sj,
         sym=sym, asym=asym, compartments=cmp, mito=mito_vol, edges=edges, cells=cells,
         supervoxels=sv_table, synapses=syn_table, mitochondria=mito_table, skeletons=skel,
-        agglomeration_errors=errors, timings=tim)
+        agglomeration_errors=errors, timings=tim, variation=var, decoys=decoys)
 
 
 # ---------------------------------------------------------------------------- agglomeration
@@ -360,9 +387,17 @@ def _paint_mito_map(scene, mi, cellvol, vs):
 # ---------------------------------------------------------------------------- synapses
 
 
-def _synapses(scene, cellvol, cmp, sj, sym, asym, vc, vs, cell_id, rng):
-    """Decide which candidate contacts are synapses, verify them in voxels, paint the maps."""
-    shape = np.array(cellvol.shape)
+def _synapses(scene, cellvol, cmp, sj, sym, asym, vc, vs, cell_id, rng, var: Variation):
+    """Decide which candidate contacts are synapses, verify them in voxels, paint the maps.
+
+    Returns the synapse table, the vesicle-cloud primitives (for the raw EM) and the cleft
+    centres (um) of the accepted synapses.
+
+    With a non-default ``var`` the cleft is verified on a band that follows the local gap
+    (``_contact_band``) and the painted sj band may be thinner, shifted into the presynaptic
+    cell or lie on that side only; voxel counts of the checks are volumes, so they mean the
+    same at every voxel size."""
+    default = var.is_default
     types = scene.cell_type
     cand = scene.candidates
     # 1. connectome draw (pre type x post type), at most one synapse per bouton and post cell
@@ -383,7 +418,7 @@ def _synapses(scene, cellvol, cmp, sj, sym, asym, vc, vs, cell_id, rng):
             u = _unit(np.mean(bout_dir[bi], axis=0))
             vp0.append(c + u * 0.3 * rb)
             vr.append(0.68 * rb)
-            vval.append(rng.uniform(200, 245))
+            vval.append(rng.uniform(*var.vc_peak))
         elif rng.random() < 0.35:
             vp0.append(c + rng.normal(size=3) * 0.1 * rb)
             vr.append(0.55 * rb)
@@ -404,30 +439,24 @@ def _synapses(scene, cellvol, cmp, sj, sym, asym, vc, vs, cell_id, rng):
     vc_thr = THRESHOLDS["vc"]
     for k in drawn:
         pre, post, bouton, kind, point, normal = cand[k]
-        R = rng.uniform(0.16, 0.3)
-        weak = rng.random() < 0.12
-        half = np.ceil((R + 0.01) / vs).astype(int)
-        cvox = np.floor(point / vs).astype(int)
-        lo = np.maximum(cvox - half, 0)
-        hi = np.minimum(cvox + half + 1, shape)
-        if np.any(hi - lo < 3):
+        R = rng.uniform(*var.cleft_radius_um)
+        weak = rng.random() < var.weak_frac
+        crop = _cleft_crop(cellvol, point, R, vs, pre, post)
+        if crop is None:
             continue
-        sl = tuple(slice(a, b) for a, b in zip(lo, hi))
-        crop = cellvol[sl]
-        pre_m = crop == pre
-        post_m = crop == post
-        if not pre_m.any() or not post_m.any():
-            continue
-        d_pre = edt.edt(~pre_m, anisotropy=tuple(vs), black_border=False, parallel=1)
-        d_post = edt.edt(~post_m, anisotropy=tuple(vs), black_border=False, parallel=1)
-        ax = [((np.arange(a, b) + 0.5) * v - q) ** 2 for a, b, v, q in zip(lo, hi, vs, point)]
-        rho = np.sqrt(ax[0][:, None, None] + ax[1][None, :, None] + ax[2][None, None, :])
-        band = (d_pre <= w) & (d_post <= w) & (rho <= R)
+        sl, lo, pre_m, post_m, d_pre, d_post, rho = crop
+        if default:
+            band = (d_pre <= w) & (d_post <= w) & (rho <= R)
+            min_side, min_vc = 120, 200
+        else:
+            band = _contact_band(d_pre, d_post, pre_m, rho, R, w)
+            vox_um3 = float(np.prod(vs))
+            min_side = int(np.ceil(_MIN_SIDE_UM3 / vox_um3))
+            min_vc = int(np.ceil(_MIN_VC_UM3 / vox_um3))
         n_pre = int(np.count_nonzero(band & pre_m))
         n_post = int(np.count_nonzero(band & post_m))
         n_vc = int(np.count_nonzero((vc[sl] > vc_thr) & pre_m))
-        min_side = 120
-        if n_pre < min_side or n_post < min_side or n_vc < 200:
+        if n_pre < min_side or n_post < min_side or n_vc < min_vc:
             continue
         loc = np.argwhere(band)
         cen = (loc + lo + 0.5) * vs
@@ -442,20 +471,19 @@ def _synapses(scene, cellvol, cmp, sj, sym, asym, vc, vs, cell_id, rng):
         if any(np.linalg.norm(cpoint - q) < R + rq + 0.3 for q, rq in accepted.get(key, [])):
             continue
         accepted.setdefault(key, []).append((cpoint, R))
-        peak = rng.uniform(95, 130) if weak else rng.uniform(175, 250)
+        peak = rng.uniform(*var.weak_peak) if weak else rng.uniform(*var.sj_peak)
         f = np.clip(1.15 * (1.0 - (rho / R) ** 3), 0, 1) * (1.0 - 0.2 * np.clip(
             np.minimum(d_pre, d_post) / w, 0, 1))
-        val = np.where(band, peak * f, 0).astype(np.uint8)
+        paint = band
+        if not default:
+            one_side = rng.random() < var.sj_one_side_frac
+            paint = _contact_band(d_pre, d_post, pre_m, rho, R, var.sj_half_width_um,
+                                  offset=var.sj_half_width_um if one_side else var.sj_offset_um)
+            f = np.clip(1.15 * (1.0 - (rho / R) ** 3), 0, 1)
+        val = np.where(paint, peak * f, 0).astype(np.uint8)
         np.maximum(sj[sl], val, out=sj[sl])
         sign = CELL_TYPES[types[pre]].sign
-        hi_v = np.where(band, rng.uniform(170, 240) * np.clip(f * 1.3, 0, 1), 0).astype(np.uint8)
-        lo_v = np.where(band, rng.uniform(20, 60) * f, 0).astype(np.uint8)
-        if sign < 0:
-            np.maximum(sym[sl], hi_v, out=sym[sl])
-            np.maximum(asym[sl], lo_v, out=asym[sl])
-        else:
-            np.maximum(asym[sl], hi_v, out=asym[sl])
-            np.maximum(sym[sl], lo_v, out=sym[sl])
+        _paint_syntype(sym, asym, sl, band, f, rng, inhibitory=sign < 0)
         rows.append((int(cell_id[pre]), int(cell_id[post]), types[pre], types[post], int(pick[0]),
                      int(pick[1]), int(pick[2]), int(sign), _POST_KIND.get(kind_code, "other"),
                      float(np.pi * R * R), int(n_pre + n_post), bool(weak)))
@@ -465,7 +493,140 @@ def _synapses(scene, cellvol, cmp, sj, sym, asym, vc, vs, cell_id, rng):
     table = table.sort_values(["x", "y", "z", "pre_cell_id", "post_cell_id"], kind="stable").reset_index(drop=True)
     table.insert(0, "syn_id", np.arange(1, len(table) + 1, dtype=np.uint64))
     table = table.astype({"pre_cell_id": np.uint64, "post_cell_id": np.uint64})
-    return table, ves_prims
+    clefts = np.array([q for qs in accepted.values() for q, _ in qs]).reshape(-1, 3)
+    return table, ves_prims, clefts
+
+
+def _cleft_crop(cellvol, point, R, vs, a, b):
+    """The crop around a cleft centre ``point`` (um) of radius ``R`` between cells ``a`` and
+    ``b``: ``(slice, offset, mask a, mask b, distance to a, distance to b, distance to the
+    centre)`` (um), or None where the crop is thinner than 3 voxels or misses a cell."""
+    shape = np.array(cellvol.shape)
+    half = np.ceil((R + 0.01) / vs).astype(int)
+    cvox = np.floor(point / vs).astype(int)
+    lo = np.maximum(cvox - half, 0)
+    hi = np.minimum(cvox + half + 1, shape)
+    if np.any(hi - lo < 3):
+        return None
+    sl = tuple(slice(i, j) for i, j in zip(lo, hi))
+    crop = cellvol[sl]
+    a_m, b_m = crop == a, crop == b
+    if not a_m.any() or not b_m.any():
+        return None
+    d_a = edt.edt(~a_m, anisotropy=tuple(vs), black_border=False, parallel=1)
+    d_b = edt.edt(~b_m, anisotropy=tuple(vs), black_border=False, parallel=1)
+    ax = [((np.arange(i, j) + 0.5) * v - q) ** 2 for i, j, v, q in zip(lo, hi, vs, point)]
+    rho = np.sqrt(ax[0][:, None, None] + ax[1][None, :, None] + ax[2][None, None, :])
+    return sl, lo, a_m, b_m, d_a, d_b, rho
+
+
+def _paint_syntype(sym, asym, sl, band, f, rng, *, inhibitory=None):
+    """Synapse-type maps on a cleft band: strong (170-240) on the type's map, weak (20-60) on
+    the other; ``inhibitory=None`` draws the type (after the values)."""
+    hi_v = np.where(band, rng.uniform(170, 240) * np.clip(f * 1.3, 0, 1), 0).astype(np.uint8)
+    lo_v = np.where(band, rng.uniform(20, 60) * f, 0).astype(np.uint8)
+    if inhibitory is None:
+        inhibitory = rng.random() < 0.5
+    strong, weak = (sym, asym) if inhibitory else (asym, sym)
+    np.maximum(strong[sl], hi_v, out=strong[sl])
+    np.maximum(weak[sl], lo_v, out=weak[sl])
+
+
+# a verified cleft has this much band volume on each side and of vesicle cloud in the
+# presynaptic cell (um^3; the default example's 120 and 200 voxels of 10 x 10 x 20 nm)
+_MIN_SIDE_UM3 = 120 * 2e-6
+_MIN_VC_UM3 = 200 * 2e-6
+
+
+def _contact_band(d_pre, d_post, pre_m, rho, R, w, offset=0.0):
+    """Voxels of a cleft band: within ``rho <= R`` of the cleft centre, reaching ``w + offset``
+    into the presynaptic and ``w - offset`` into the postsynaptic cell from the membrane, and
+    the extracellular gap between them.
+
+    ``d_pre`` / ``d_post`` are the distances (um) to the nearest voxel of each cell; the local
+    gap is the smallest ``d_post`` of a presynaptic voxel in the disc, so the band reaches as
+    deep into the cells whatever the gap (a fixed distance to both cells finds no voxel of
+    either across a gap wider than it)."""
+    disc = rho <= R
+    near = d_post[pre_m & disc]
+    gap = float(near.min()) if near.size else 0.0
+    return disc & (d_post <= gap + w + offset) & (d_pre <= gap + w - offset)
+
+
+def _decoy_contacts(var: Variation, n_synapses, clefts, cellvol, maps, vc, vs, cell_id, rng):
+    """sj bands on contacts that are not synapses (``var.decoy_contacts_per_synapse``).
+
+    A decoy lies where two cells come within ``gap_vx + 1`` voxels of each other, at least
+    1 um from every true cleft and with no vesicle cloud above threshold within its disc, so
+    that nothing but the vesicles tells it from a synapse: its sj band and its sym/asym
+    signal (of a random type) are painted as a synapse's.  ``maps``: the sj, sym and asym
+    volumes.  Returns the decoys as a table (cell ids of the two cells, the centre voxel)."""
+    sj, sym, asym = maps
+    cols = {"cell_a": [], "cell_b": [], "x": [], "y": [], "z": []}
+    n = int(round(n_synapses * var.decoy_contacts_per_synapse))
+    shape = np.array(cellvol.shape)
+    reach = var.gap_vx + 1
+    tree = cKDTree(clefts) if len(clefts) else None
+    vc_thr = THRESHOLDS["vc"]
+    tries = 0
+    while len(cols["x"]) < n and tries < 200 * max(n, 1):
+        tries += 1
+        p = (rng.random(3) * shape).astype(int)
+        a = int(cellvol[p[0], p[1], p[2]])
+        if a == 0:
+            continue
+        lo = np.maximum(p - reach, 0)
+        hi = np.minimum(p + reach + 1, shape)
+        near = cellvol[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+        others = near[(near != a) & (near != 0)]
+        if not others.size:
+            continue
+        b = int(np.bincount(others).argmax())
+        point = (p + 0.5) * vs
+        if tree is not None and tree.query_ball_point(point, 1.0):
+            continue
+        R = rng.uniform(*var.cleft_radius_um)
+        crop = _cleft_crop(cellvol, point, R, vs, a, b)
+        if crop is None:
+            continue
+        sl, _, a_m, b_m, d_a, d_b, rho = crop
+        band = _contact_band(d_a, d_b, a_m, rho, R, var.sj_half_width_um)
+        min_side = int(np.ceil(_MIN_SIDE_UM3 / float(np.prod(vs))))
+        if (np.count_nonzero(band & a_m) < min_side or np.count_nonzero(band & b_m) < min_side
+                or np.any(vc[sl][rho <= R + 0.2] > vc_thr)):
+            continue
+        f = np.clip(1.15 * (1.0 - (rho / R) ** 3), 0, 1)
+        val = np.where(band, rng.uniform(*var.decoy_contact_peak) * f, 0).astype(np.uint8)
+        np.maximum(sj[sl], val, out=sj[sl])
+        _paint_syntype(sym, asym, sl, band, f, rng)
+        ca, cb = sorted((int(cell_id[a]), int(cell_id[b])))
+        for k, v in zip(("cell_a", "cell_b", "x", "y", "z"), (ca, cb, *p)):
+            cols[k].append(int(v))
+    return pd.DataFrame({"cell_a": np.array(cols["cell_a"], np.uint64),
+                         "cell_b": np.array(cols["cell_b"], np.uint64),
+                         **{c: np.array(cols[c], np.int64) for c in "xyz"}})
+
+
+def _degrade(vol, vs, rng, *, blur_nm: float, noise_sd: float) -> None:
+    """Blur (Gaussian, sigma ``blur_nm``) and per-voxel Gaussian noise (sd ``noise_sd``) on a
+    uint8 map, in place, in slabs of x with a halo (memory: two float32 slabs)."""
+    sigma = tuple(blur_nm / 1000.0 / v for v in vs)
+    halo = int(np.ceil(4 * max(sigma))) if blur_nm > 0 else 0
+    nx = vol.shape[0]
+    slab = 64
+    seeds = rng.integers(0, 2**63, size=(nx + slab - 1) // slab)
+    out = []
+    for k, x0 in enumerate(range(0, nx, slab)):
+        x1 = min(nx, x0 + slab)
+        a, b = max(0, x0 - halo), min(nx, x1 + halo)
+        buf = vol[a:b].astype(np.float32)
+        if blur_nm > 0:
+            buf = ndimage.gaussian_filter(buf, sigma=sigma, mode="nearest")
+        sub = buf[x0 - a:x0 - a + (x1 - x0)]
+        if noise_sd > 0:
+            sub += np.random.default_rng(seeds[k]).standard_normal(sub.shape, np.float32) * noise_sd
+        out.append(np.clip(np.rint(sub), 0, 255).astype(np.uint8))
+    vol[...] = np.concatenate(out, axis=0)
 
 
 def _unit(v):

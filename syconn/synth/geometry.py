@@ -159,9 +159,10 @@ def _margin(r):
 
 
 class _Builder:
-    def __init__(self, size_um, rng, ext):
+    def __init__(self, size_um, rng, ext, bouton_radius_um=(0.18, 0.3)):
         self.size = np.asarray(size_um, np.float64)
         self.rng = rng
+        self.bouton_radius_um = tuple(bouton_radius_um)
         self.lo = -np.full(3, ext)
         self.hi = self.size + ext
         # collisions only matter where voxels are painted: the volume plus a thin rim
@@ -391,7 +392,7 @@ class _Builder:
     # ------------------------------------------------------------------ boutons and spines
     def _try_bouton(self, cell, p, d, r_axon, force=False, avoid=-2):
         rng, g, s = self.rng, self.grid, self.scene
-        rb = rng.uniform(0.18, 0.3)
+        rb = rng.uniform(*self.bouton_radius_um)
         self._last_post = -2
         dist, qx, qy, qz, post, pcomp = g.nearest(p, rb * 2.2 + 0.3, cell, ignore=avoid)
         if post >= 0 and not CELL_TYPES[s.cell_type[post]].is_glia:
@@ -531,9 +532,13 @@ class _Builder:
                 s.mitos.append((cell, np.array([p - d * L / 2, p + d * L / 2]), rng.uniform(0.11, 0.18)))
 
 
-def build_scene(size_um, counts: dict[str, int], rng: np.random.Generator) -> Scene:
-    """Grow all cells of a volume of ``size_um`` (x, y, z) micrometres."""
-    b = _Builder(size_um, rng, ext=1.0)
+def build_scene(size_um, counts: dict[str, int], rng: np.random.Generator, *,
+                bouton_radius_um=(0.18, 0.3), axon_radius_scale: float = 1.0) -> Scene:
+    """Grow all cells of a volume of ``size_um`` (x, y, z) micrometres.
+
+    ``bouton_radius_um`` is the range of bouton radii and ``axon_radius_scale`` a factor on
+    every type's axon radii (:class:`~syconn.synth.variation.Variation`)."""
+    b = _Builder(size_um, rng, ext=1.0, bouton_radius_um=bouton_radius_um)
     s = b.scene
     order = ["spiny", "sparsely_spiny", "interneuron", "afferent", "glia"]
     cells = {t: [b.add_cell(t) for _ in range(counts.get(t, 0))] for t in order}
@@ -582,7 +587,7 @@ def build_scene(size_um, counts: dict[str, int], rng: np.random.Generator) -> Sc
     for t, c in axon_cells:
         ct = CELL_TYPES[t]
         for _ in range(int(rng.integers(ct.n_axons[0], ct.n_axons[1] + 1))):
-            r = rng.uniform(*ct.axon_radius_um)
+            r = rng.uniform(*ct.axon_radius_um) * axon_radius_scale
             p, d, node, _ = start_of(c, r)
             b.grow(c, p, d, length=rng.uniform(8, 14), r_start=r, r_end=r, comp=C.AXON,
                    tortuosity=ct.tortuosity, branch_per_um=ct.axon_branch_per_um, parent_node=node,

@@ -20,6 +20,8 @@ from syconn.errors import InputError
 __all__ = ["write_dataset", "VOLUMES", "FORMATS"]
 
 VOLUMES = ("raw", "seg", "mi", "vc", "sj", "sym", "asym")
+GT_TABLES = ("cells", "supervoxels", "synapses", "mitochondria", "skeletons", "agglomeration_errors",
+             "decoys")
 FORMATS = ("h5", "knossos", "zarr")
 
 
@@ -92,7 +94,7 @@ def write_dataset(result, out_dir, *, fmt: str = "h5", preview=None, rag_name: s
         f.write("".join(f"{a} {b}\n" for a, b in result.edges.tolist()))
     gt = out / "gt"
     gt.mkdir(exist_ok=True)
-    for name in ("cells", "supervoxels", "synapses", "mitochondria", "skeletons", "agglomeration_errors"):
+    for name in GT_TABLES:
         getattr(result, name).to_parquet(gt / f"{name}.parquet", index=False)
     gt_vols = {
         "compartments": write_volume(gt, "compartments", result.compartments, vs, fmt),
@@ -106,8 +108,7 @@ def write_dataset(result, out_dir, *, fmt: str = "h5", preview=None, rag_name: s
         "volumes": vols,
         "agglomeration": rag_name,
         "ground_truth": {
-            "tables": {n: f"gt/{n}.parquet" for n in ("cells", "supervoxels", "synapses", "mitochondria",
-                                                        "skeletons", "agglomeration_errors")},
+            "tables": {n: f"gt/{n}.parquet" for n in GT_TABLES},
             "volumes": {k: f"gt/{v}" for k, v in gt_vols.items()},
             "compartment_codes": {"background": 0, "dendrite": 1, "axon": 2, "soma": 3, "spine_neck": 4,
                                   "spine_head": 5, "bouton": 6, "glia": 7},
@@ -117,6 +118,7 @@ def write_dataset(result, out_dir, *, fmt: str = "h5", preview=None, rag_name: s
             "glia": int(result.cells.is_glia.sum()), "supervoxels": int(len(result.supervoxels)),
             "synapses": int(len(result.synapses)), "mitochondria": int(len(result.mitochondria)),
         },
+        "variation": None if result.variation.is_default else result.variation.as_dict(),
         "syconn_version": _version(),
     }
     path = out / "synth.json"
