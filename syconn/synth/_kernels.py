@@ -187,9 +187,9 @@ def paint_label(out, p0, p1, r0, r1, ids, pcell, cellvol, vs, xchunk):
 
 
 @njit(parallel=True, cache=True)
-def gap_mask(lab, piece2cell, mask, larger=True):
-    """Mark voxels that have a 26-neighbour of another cell with a smaller cell index (with
-    ``larger=False``: a larger one)."""
+def gap_mask(lab, piece2cell, mask, larger=True, radius=1):
+    """Mark voxels with a voxel of another cell with a smaller cell index (``larger=False``:
+    a larger one) within Chebyshev distance ``radius`` (1: the 26-neighbourhood)."""
     nx, ny, nz = lab.shape
     for i in prange(nx):
         for j in range(ny):
@@ -199,15 +199,15 @@ def gap_mask(lab, piece2cell, mask, larger=True):
                     continue
                 ca = piece2cell[a]
                 hit = False
-                for di in range(-1, 2):
+                for di in range(-radius, radius + 1):
                     ii = i + di
                     if ii < 0 or ii >= nx:
                         continue
-                    for dj in range(-1, 2):
+                    for dj in range(-radius, radius + 1):
                         jj = j + dj
                         if jj < 0 or jj >= ny:
                             continue
-                        for dl in range(-1, 2):
+                        for dl in range(-radius, radius + 1):
                             ll = l + dl
                             if ll < 0 or ll >= nz:
                                 continue

@@ -94,14 +94,18 @@ def _rasterize(scene: Scene, shape, vs_um, gap_vx: int = 1):
     K.rasterize(lab, cmp, best, p0, p1, r0, r1, margin, piece, comp, vs_um, _XCHUNK)
     del best
     piece_cell = np.asarray(scene.piece_cell, np.int64)
-    # the extracellular gap: layers peeled off where two cells touch, alternately from the cell
-    # of the larger and of the smaller index (a gap of 3 takes 2 layers from one, 1 from the other)
-    for layer in range(gap_vx):
-        mask = np.zeros(shape, np.uint8)
-        K.gap_mask(lab, piece_cell, mask, layer % 2 == 0)
-        m = mask.view(bool)
-        lab[m] = 0
-        cmp[m] = 0
+    # the extracellular gap of ``gap_vx`` voxels where two cells touch (no two voxels of
+    # different cells closer than gap + 1, Chebyshev): first the cell of the larger index loses
+    # the voxels within ceil(gap / 2) of the other, then the smaller one those within ``gap``
+    # of what is left of it (about floor(gap / 2) layers)
+    steps = [(True, (gap_vx + 1) // 2)] + ([(False, gap_vx)] if gap_vx >= 2 else [])
+    for larger, radius in steps:
+        if radius:
+            mask = np.zeros(shape, np.uint8)
+            K.gap_mask(lab, piece_cell, mask, larger, radius)
+            m = mask.view(bool)
+            lab[m] = 0
+            cmp[m] = 0
     return lab, cmp, piece_cell
 
 

@@ -101,7 +101,10 @@ class Variation:
 
     @classmethod
     def draw(cls, seed: int) -> "Variation":
-        """The variation of volume ``seed`` (deterministic; independent of the tissue draws)."""
+        """The variation of volume ``seed`` (deterministic; independent of the tissue draws).
+
+        Voxel size and gap follow the seed (``seed % 4`` and ``(seed + seed // 4) % 4``), so
+        that 16 consecutive seeds cover every combination; everything else is drawn."""
         rng = np.random.default_rng([int(seed), _STREAM])
         u = rng.uniform
 
@@ -113,9 +116,11 @@ class Variation:
         weak_lo = u(75.0, 110.0)
         blob_lo = u(50.0, 120.0)
         half = u(0.02, 0.08)
+        # voxel size and gap are not drawn but cycle with the seed, so that any 16 consecutive
+        # seeds hold every pair of the 4 voxel sizes and the 4 gaps (0-3 voxels) once
         return cls(
-            voxel_size_nm=VOXEL_SIZES_NM[int(rng.integers(len(VOXEL_SIZES_NM)))],
-            gap_vx=int(rng.integers(0, 4)),
+            voxel_size_nm=VOXEL_SIZES_NM[seed % len(VOXEL_SIZES_NM)],
+            gap_vx=(seed + seed // 4) % 4,
             axon_radius_scale=round(u(0.8, 1.25), 3),
             bouton_radius_um=span(0.15, 0.23, 0.06, 0.14),
             cleft_radius_um=span(0.1, 0.2, 0.08, 0.16),

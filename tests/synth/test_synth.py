@@ -470,3 +470,90 @@ def test_write_other_formats(tmp_path, fmt):
     assert meta["format"] == fmt
     for rel in meta["volumes"].values():
         assert (tmp_path / rel).exists()
+
+
+# ------------------------------------------------------------------------------ variation
+
+
+def _min_gap_vx(cell, reach):
+    """Smallest Chebyshev distance (voxels, up to ``reach``) between voxels of two cells."""
+    nx, ny, nz = cell.shape
+    best = reach + 1
+    for dx in range(-reach, reach + 1):
+        for dy in range(-reach, reach + 1):
+            for dz in range(0, reach + 1):
+                if (dz, dy, dx) <= (0, 0, 0):
+                    continue
+                d = (dx, dy, dz)
+                a = cell[max(0, -d[0]):nx - max(0, d[0]), max(0, -d[1]):ny - max(0, d[1]),
+                         max(0, -d[2]):nz - max(0, d[2])]
+                b = cell[max(0, d[0]):nx - max(0, -d[0]) or None,
+                         max(0, d[1]):ny - max(0, -d[1]) or None,
+                         max(0, d[2]):nz - max(0, -d[2]) or None]
+                if ((a != 0) & (b != 0) & (a != b)).any():
+                    best = min(best, max(abs(dx), abs(dy), abs(dz)))
+    return best
+
+
+def test_variation_draws_are_deterministic_and_in_range():
+    from syconn.synth.variation import VOXEL_SIZES_NM, Variation
+
+    assert Variation().is_default and not Variation.draw(0).is_default
+    draws = [Variation.draw(s) for s in range(40)]
+    assert draws[7] == Variation.draw(7)
+    assert {d.voxel_size_nm for d in draws} == set(VOXEL_SIZES_NM)
+    assert {d.gap_vx for d in draws} == {0, 1, 2, 3}
+    for d in draws:
+        assert 0.02 <= d.sj_half_width_um <= 0.08 and 0 <= d.sj_offset_um <= d.sj_half_width_um
+        assert d.sj_peak[0] < d.sj_peak[1] <= 255 and d.bouton_radius_um[0] < d.bouton_radius_um[1]
+        assert 0 <= d.noise_sd <= 25 and 0 <= d.blur_nm <= 15
+
+
+@pytest.mark.parametrize("gap", [0, 2, 3])
+def test_varied_tissue_keeps_its_gap_and_ground_truth(gap, tmp_path):
+    import dataclasses
+
+    from syconn.synth.variation import Variation
+
+    var = dataclasses.replace(Variation.draw(11), gap_vx=gap, decoy_contacts_per_synapse=1.0)
+    vs = var.voxel_size_nm
+    r = synthesize(shape_xyz=(256, 256, 96), voxel_size_nm=vs, seed=5, variation=var)
+    cell = _cellvol(r)
+    # two cells come no closer than the drawn gap (a gap of g: g background voxels between)
+    assert _min_gap_vx(cell, 4) == gap + 1
+    assert len(r.synapses) >= 10 and len(r.decoys) >= 1
+    # every synapse and decoy lies where its two cells face each other within gap + 1 voxels
+    for t in (r.synapses.rename(columns={"pre_cell_id": "a", "post_cell_id": "b"}),
+              r.decoys.rename(columns={"cell_a": "a", "cell_b": "b"})):
+        for row in t.itertuples():
+            h = gap + 3
+            box = cell[max(row.x - h, 0):row.x + h + 1, max(row.y - h, 0):row.y + h + 1,
+                       max(row.z - h, 0):row.z + h + 1]
+            assert {int(row.a), int(row.b)} <= set(np.unique(box).tolist()), row
+    # no decoy is a synapse: they keep 1 um from every cleft
+    syn = r.synapses[["x", "y", "z"]].to_numpy() * np.asarray(vs) / 1000
+    dec = r.decoys[["x", "y", "z"]].to_numpy() * np.asarray(vs) / 1000
+    assert np.linalg.norm(syn[:, None] - dec[None], axis=-1).min() > 0.9
+    path = write_dataset(r, tmp_path / "d")
+    meta = json.loads(path.read_text())
+    assert meta["variation"]["gap_vx"] == gap and meta["voxel_size_nm"] == list(vs)
+    assert len(pd.read_parquet(tmp_path / "d" / "gt" / "decoys.parquet")) == len(r.decoys)
+
+
+def test_default_tissue_has_no_variation_record(res, tmp_path):
+    meta = json.loads(write_dataset(res, tmp_path / "d").read_text())
+    assert meta["variation"] is None and len(res.decoys) == 0
+
+
+def test_command_variation_draws_the_voxel_size(tmp_path):
+    from typer.testing import CliRunner
+
+    from syconn.cli import app
+    from syconn.synth.variation import Variation
+
+    r = CliRunner().invoke(app, ["synth", str(tmp_path / "v"), "--shape", "96", "96", "48",
+                                 "--seed", "4", "--variation"])
+    assert r.exit_code == 0, r.output
+    meta = json.loads((tmp_path / "v" / "synth.json").read_text())
+    assert tuple(meta["voxel_size_nm"]) == Variation.draw(4).voxel_size_nm
+    assert "variation of seed 4" in r.output
