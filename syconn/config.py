@@ -54,6 +54,7 @@ CONFIG_NAME = "config.yml"
 BLOCK_MULTIPLE_VX = 16  # block edges: multiples of 16 (Zarr chunking of the input copies)
 REP_LATTICE_VX = 8  # representative voxels are chosen among the points of this global lattice
 MORPH_OPS = ("binary_opening", "binary_closing", "binary_erosion", "binary_dilation")
+STRUCTS = ("aniso", "plane")  # syconn.proc.morphology.STRUCTS
 
 Vec3f = tuple[float, float, float]
 Vec3i = tuple[int, int, int]
@@ -134,6 +135,13 @@ class OrganelleOps:
 
 
 @dataclass
+class OrganelleStructs:
+    mi: str = _f("aniso", choices=STRUCTS)
+    vc: str = _f("aniso", choices=STRUCTS)
+    sj: str = _f("plane", choices=STRUCTS)
+
+
+@dataclass
 class MinObjVx:
     mi: int = _f(500, ge=1)
     vc: int = _f(100, ge=1)
@@ -168,6 +176,12 @@ class CellObjectsConfig:
         vc=["binary_opening", "binary_closing", "binary_erosion"],
         sj=["binary_opening", "binary_closing"],
     ), choices=MORPH_OPS, doc="scipy.ndimage morphology ops applied before labelling")
+    morph_struct: OrganelleStructs = _f(
+        OrganelleStructs(), choices=STRUCTS,
+        doc="structuring element of those ops: 'aniso' (SyConn's: in-plane diamond of radius "
+            "vz//vx, +-1 slice) or 'plane' (in-plane 4-connected cross); sj uses 'plane' "
+            "(also for the contact sj mask): SyConn's element erases sj bands thinner than "
+            "itself (syconn.proc.contacts)")
     min_seed_vx: OrganelleInts = _f(OrganelleInts(mi=50, vc=10, sj=10), ge=1,
                                     doc="watershed seeds smaller than this are dropped")
     min_obj_vx: MinObjVx = _f(MinObjVx(), doc="objects smaller than this are dropped")
@@ -177,13 +191,22 @@ class CellObjectsConfig:
                                                doc="and ratio <= this (when < 1)")
     sizethresholds: OrganelleInts = _f(OrganelleInts(mi=2786, vc=1584, sj=498), ge=0,
                                        doc="organelle assigned to a cell only above this size")
-    cs_filtersize: Vec3i = _f((13, 13, 7), ge=1, doc="contact partner search window (voxels)")
+    cs_filtersize: Vec3i = _f((13, 13, 9), ge=1,
+                              doc="contact partner search window (voxels); SyConn's 13 13 7 "
+                                  "finds no partner across a 3-slice gap in z")
     cs_dilation: int = _f(2, ge=0, doc="contact site dilation iterations")
     cs_closing: int = _f(6, ge=0, doc="contact site closing iterations")
     cs_gap_nm: float = _f(250.0, ge=0, doc="synapse fragments closer than this are one synapse")
+    cs_gap_large_nm: Optional[float] = _f(
+        150.0, ge=0, doc="two fragments that are each a synapse on their own (>= "
+                         "min_obj_vx.syn_ssv voxels) are joined only when closer than this "
+                         "(null: whenever closer than cs_gap_nm, as SyConn; a small fragment "
+                         "between two clefts then chains them into one)")
     max_vert_dist_nm: MaxVertDistNm = _f(MaxVertDistNm(), doc="organelle proximity radius")
     max_rep_coord_dist_nm: float = _f(4000.0, gt=0, doc="organelle candidate radius")
     thresh_synssv_proba: float = _f(0.5, ge=0, le=1, doc="synapse probability threshold")
+    synapse_model: str = _f("", doc="synapse classifier file (syconn train synapses); empty: "
+                                    "the one shipped with syconn")
     sym_thresh: float = _f(0.225, ge=0, le=1, doc="symmetric if sym/(sym+asym) > this")
     syntype_thresh: int = _f(123, ge=0, le=255, doc="sym/asym map voxel is set if >= this")
     rag_max_gap_vx: Vec3i = _f((2, 2, 2), ge=0,

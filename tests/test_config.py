@@ -30,7 +30,15 @@ def test_defaults_are_syconns():
     assert (co.lower_mapping_ratios.mi, co.lower_mapping_ratios.sj) == (0.5, 0.1)
     assert co.upper_mapping_ratios.sj == 0.9
     assert (co.sizethresholds.mi, co.sizethresholds.vc, co.sizethresholds.sj) == (2786, 1584, 498)
-    assert co.cs_filtersize == (13, 13, 7) and co.cs_dilation == 2 and co.cs_gap_nm == 250
+    assert co.cs_dilation == 2 and co.cs_gap_nm == 250
+    # where syconn departs from SyConn on purpose (issue 13; syconn.proc.contacts):
+    # a partner window that reaches across 3 slices in z, sj morphology that keeps thin clefts,
+    # clefts of one cell pair that a small fragment cannot chain
+    assert co.cs_filtersize == (13, 13, 9)
+    assert (co.morph_struct.mi, co.morph_struct.vc, co.morph_struct.sj) == (
+        "aniso", "aniso", "plane")
+    assert co.cs_gap_large_nm == 150
+    assert co.synapse_model == ""
     assert co.sym_thresh == 0.225 and co.thresh_synssv_proba == 0.5
     assert (co.max_vert_dist_nm.mi, co.max_vert_dist_nm.vc) == (1000, 500)
     assert c.min_cc_size_ssv == 5000
@@ -70,6 +78,10 @@ def test_defaults_not_shared_between_instances():
     ({"cell_objects": {"cs_dilation": True}}, "cell_objects.cs_dilation = True: expected int"),
     ({"cell_objects": {"extract_morph_op": {"mi": ["binary_foo"]}}},
      "cell_objects.extract_morph_op.mi = 'binary_foo': allowed values"),
+    ({"cell_objects": {"morph_struct": {"sj": "cube"}}},
+     "cell_objects.morph_struct.sj = 'cube': allowed values are aniso, plane"),
+    ({"cell_objects": {"cs_gap_large_nm": -1}}, "cell_objects.cs_gap_large_nm = -1.0: must be >= 0"),
+    ({"cell_objects": {"synapse_model": 3}}, "cell_objects.synapse_model"),
     ({"meshes": {"meshing_props": {"normals": "yes"}}}, "meshes.meshing_props.normals"),
     ({"dataset": 3}, "dataset: expected a mapping"),
 ])

@@ -5,7 +5,9 @@ No database, Luigi or file access here (DESIGN.md, rooms).
 
 from syconn.proc.morphology import (
     MORPH_OPS,
+    STRUCTS,
     aniso_struct,
+    morph_struct,
     apply_morph_ops,
     extract_objects,
     required_halo_vx,
@@ -36,6 +38,8 @@ from syconn.proc.cells import (
     check_agglomeration,
     cells_from_agglomeration,
     assign_organelles,
+    map_supervoxels,
+    sorted_mapping,
 )
 from syconn.proc.contacts import (
     ContactResult,
@@ -49,8 +53,11 @@ from syconn.proc.synapses import (
     group_synapses,
     organelle_surface_points,
     organelle_proximity,
+    split_organelles,
+    sj_object_shares,
     synapse_direction,
-    syn_prob_rule,
+    synapse_ids,
+    synapse_rows,
     SYNAPSES_SCHEMA,
     NO_ORGANELLE_DST_NM,
 )
@@ -76,7 +83,9 @@ from syconn.proc.skeletons import (
 
 __all__ = [
     "MORPH_OPS",
+    "STRUCTS",
     "aniso_struct",
+    "morph_struct",
     "apply_morph_ops",
     "extract_objects",
     "required_halo_vx",
@@ -99,6 +108,8 @@ __all__ = [
     "check_agglomeration",
     "cells_from_agglomeration",
     "assign_organelles",
+    "map_supervoxels",
+    "sorted_mapping",
     "ContactResult",
     "contact_halo_vx",
     "find_contacts",
@@ -108,8 +119,11 @@ __all__ = [
     "group_synapses",
     "organelle_surface_points",
     "organelle_proximity",
+    "split_organelles",
+    "sj_object_shares",
     "synapse_direction",
-    "syn_prob_rule",
+    "synapse_ids",
+    "synapse_rows",
     "SYNAPSES_SCHEMA",
     "NO_ORGANELLE_DST_NM",
     "Mesh",

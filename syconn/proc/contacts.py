@@ -14,10 +14,24 @@ Semantics (SyConn ``cs_extraction_steps``, applied to CELL ids instead of superv
    ``(cell_a, cell_b)`` order that covers it -- exactly what the original's loop over sorted contact
    ids with "overwrite only background or own voxels" produces.  The closed contact spans the cleft.
 4. *Synaptic junction mask*: ``sj > sj_threshold * 255``, then ``sj_morph_ops`` (scipy names,
-   default opening then closing) with SyConn's anisotropic 5 x 5 x 3 struct (central z-plane: L1
-   diamond of radius ``aniso = voxel_size_z // voxel_size_x``; planes z +- 1: centre voxel only).
+   default opening then closing) with the structuring element ``sj_struct``: ``"plane"`` (the
+   default: the 4-connected cross in the x-y plane, radius 1, no reach in z) or ``"aniso"``
+   (SyConn's 5 x 5 x 3 struct: central z-plane an L1 diamond of radius
+   ``aniso = voxel_size_z // voxel_size_x``, planes z +- 1 the centre voxel only).
    Synapse-fragment voxels = contact voxels inside the sj mask.  Their ``sym``/``asym`` flags are
-   ``sym >= syntype_threshold`` / ``asym >= syntype_threshold``.
+   ``sym >= syntype_threshold`` / ``asym >= syntype_threshold``; ``sj`` is the map's value.
+
+Why not SyConn's element for sj: an opening erases every structure thinner than the element,
+and SyConn's is ``2 * aniso + 1`` voxels wide in x and y and 3 slices deep (50 nm x 60 nm at
+10 x 10 x 20 nm, 88 nm x 120 nm at 8 x 8 x 40 nm), about the thickness of a synaptic cleft's sj
+band.  On varied synthetic tissue (``syconn synth --variation``) it erased the sj of whole
+clefts (at 8 x 8 x 40 nm, seed 4: 3 of 79 true synapses, 0 to 63 fragment voxels left of
+1,400-3,000); the in-plane cross still removes isolated noise voxels (an opening keeps a voxel
+only within a full 5-voxel cross of the mask) and erases no band at least 3 voxels wide.
+
+The partner window (SyConn ``cs_filtersize`` 13 x 13 x 7) must reach across the extracellular
+gap: with half-width 3 in z, two cells 3 slices apart in z have no contact at all; the default
+here is 13 x 13 x 9 (gaps of up to 3 voxels along every axis; ``tests/proc/test_contacts.py``).
 
 All morphology treats everything outside the dataset as background (the tasks pad the halo with
 0 where it leaves the dataset), so results are exact and independent of the block layout: the
@@ -50,6 +64,8 @@ __all__ = [
 
 #: SyConn's sj probability threshold (fraction of 255).
 SJ_THRESHOLD = 0.19047619
+#: partner search window (voxels); SyConn's is 13 x 13 x 7 (see the module docstring)
+FILTERSIZE_VX = (13, 13, 9)
 SJ_MORPH_OPS = ("binary_opening", "binary_closing")
 _OP_STEPS = {  # True = erosion
     "binary_opening": (True, False),
@@ -59,6 +75,7 @@ _OP_STEPS = {  # True = erosion
 }
 # 6-connected cross as bit-row struct (dy, dz, dx_max)
 _CROSS_ROWS = np.array([[0, 0, 1], [-1, 0, 0], [1, 0, 0], [0, -1, 0], [0, 1, 0]], np.int64)
+SJ_STRUCTS = ("plane", "aniso")  #: structuring elements of the sj mask's morphology
 
 CONTACT_STATS_SCHEMA = pa.schema([
     ("cell_a", pa.uint64()), ("cell_b", pa.uint64()),
@@ -70,7 +87,7 @@ CONTACT_STATS_SCHEMA = pa.schema([
 SYN_VOXELS_SCHEMA = pa.schema([
     ("x", pa.int64()), ("y", pa.int64()), ("z", pa.int64()),
     ("cell_a", pa.uint64()), ("cell_b", pa.uint64()),
-    ("sym", pa.bool_()), ("asym", pa.bool_()),
+    ("sym", pa.bool_()), ("asym", pa.bool_()), ("sj", pa.uint8()),
 ])
 
 
@@ -88,7 +105,8 @@ class ContactResult:
         blocks (:func:`merge_contact_stats`) gives the volume's answer.
     syn_voxels : pyarrow.Table
         One row per synapse-fragment voxel (contact and sj mask) in the core, global voxel
-        coordinates, sorted by ``(cell_a, cell_b, z, y, x)``; :data:`SYN_VOXELS_SCHEMA`.
+        coordinates, sorted by ``(cell_a, cell_b, z, y, x)``, with the sj map's value ``sj``;
+        :data:`SYN_VOXELS_SCHEMA`.
     labels : numpy.ndarray or None
         Core-shaped int32 array (Fortran order): 0 = no contact, ``i + 1`` = row ``i`` of
         ``contact_stats``.  Only with ``return_labels=True``.
@@ -106,10 +124,24 @@ def _aniso(voxel_size_nm) -> int:
     return max(1, int(vs[2] // vs[0]))
 
 
-def _aniso_rows(aniso: int) -> np.ndarray:
+def _check_struct(sj_struct: str) -> str:
+    if sj_struct not in SJ_STRUCTS:
+        raise InputError(f"sj_struct: {sj_struct!r}, expected one of {', '.join(SJ_STRUCTS)}")
+    return sj_struct
+
+
+def _struct_rows(sj_struct: str, aniso: int) -> np.ndarray:
+    """The sj element as bit rows ``(dy, dz, dx_max)``."""
+    if _check_struct(sj_struct) == "plane":
+        return np.array([[0, 0, 1], [-1, 0, 0], [1, 0, 0]], np.int64)
     rows = [[dy, 0, aniso - abs(dy)] for dy in range(-aniso, aniso + 1)]
     rows += [[0, -1, 0], [0, 1, 0]]
     return np.array(rows, np.int64)
+
+
+def _struct_reach(sj_struct: str, aniso: int) -> tuple[int, int, int]:
+    """How far (x, y, z voxels) one erosion or dilation with the sj element reaches."""
+    return (1, 1, 0) if _check_struct(sj_struct) == "plane" else (aniso, aniso, 1)
 
 
 def _vec3(v, name, typ=int):
@@ -131,15 +163,16 @@ def _sj_steps(sj_morph_ops) -> np.ndarray:
     return np.array(steps, np.bool_)
 
 
-def contact_halo_vx(*, voxel_size_nm: Sequence[float], filtersize_vx=(13, 13, 7),
+def contact_halo_vx(*, voxel_size_nm: Sequence[float], filtersize_vx=FILTERSIZE_VX,
                     closing_iterations: int = 6, dilation_iterations: int = 2,
-                    sj_morph_ops: Sequence[str] = SJ_MORPH_OPS) -> tuple:
+                    sj_morph_ops: Sequence[str] = SJ_MORPH_OPS, sj_struct: str = "plane") -> tuple:
     """Halo (voxels, per side, x y z) that :func:`find_contacts` needs around a block's core.
 
     ``halo = max(max(filtersize // 2, 1) + 2 * closing_iterations + dilation_iterations,
-    n_sj_steps * (aniso, aniso, 1))`` per axis, where ``n_sj_steps`` counts the sj erosions and
-    dilations (opening and closing are two each).  With the defaults (13, 13, 7), 6, 2, opening +
-    closing and 10 x 10 x 20 nm voxels: ``(20, 20, 17)``.
+    n_sj_steps * reach)`` per axis, where ``n_sj_steps`` counts the sj erosions and dilations
+    (opening and closing are two each) and ``reach`` is the element's, (1, 1, 0) for
+    ``"plane"``, (aniso, aniso, 1) for ``"aniso"``.  With the defaults (13, 13, 9), 6, 2,
+    opening + closing and 10 x 10 x 20 nm voxels: ``(20, 20, 18)``.
 
     The partner of a voxel depends on the segmentation within the window half-widths; a core
     voxel's contact label depends on partners within L1 distance ``2 * closing + dilation``; the
@@ -148,6 +181,8 @@ def contact_halo_vx(*, voxel_size_nm: Sequence[float], filtersize_vx=(13, 13, 7)
     Examples
     --------
     >>> contact_halo_vx(voxel_size_nm=(10, 10, 20))
+    (20, 20, 18)
+    >>> contact_halo_vx(voxel_size_nm=(10, 10, 20), filtersize_vx=(13, 13, 7))  # SyConn's window
     (20, 20, 17)
     """
     fs = _vec3(filtersize_vx, "filtersize_vx")
@@ -159,7 +194,7 @@ def contact_halo_vx(*, voxel_size_nm: Sequence[float], filtersize_vx=(13, 13, 7)
     aniso = _aniso(voxel_size_nm)
     nsj = len(_sj_steps(sj_morph_ops))
     reach = 2 * closing_iterations + dilation_iterations
-    sj_reach = (nsj * aniso, nsj * aniso, nsj)
+    sj_reach = tuple(nsj * r for r in _struct_reach(sj_struct, aniso))
     return tuple(max(max(f // 2, 1) + reach, s) for f, s in zip(fs, sj_reach))
 
 
@@ -178,10 +213,10 @@ def find_contacts(cells: np.ndarray, sj: Optional[np.ndarray] = None, *,
                   offset_xyz: Sequence[int], halo_vx: Sequence[int],
                   voxel_size_nm: Sequence[float],
                   sym: Optional[np.ndarray] = None, asym: Optional[np.ndarray] = None,
-                  filtersize_vx=(13, 13, 7), closing_iterations: int = 6,
+                  filtersize_vx=FILTERSIZE_VX, closing_iterations: int = 6,
                   dilation_iterations: int = 2, sj_threshold: float = SJ_THRESHOLD,
-                  sj_morph_ops: Sequence[str] = SJ_MORPH_OPS, syntype_threshold: int = 123,
-                  return_labels: bool = False) -> ContactResult:
+                  sj_morph_ops: Sequence[str] = SJ_MORPH_OPS, sj_struct: str = "plane",
+                  syntype_threshold: int = 123, return_labels: bool = False) -> ContactResult:
     """Contact sites between cells and synapse-fragment voxels in one block's core.
 
     Parameters
@@ -199,11 +234,14 @@ def find_contacts(cells: np.ndarray, sj: Optional[np.ndarray] = None, *,
     voxel_size_nm : (float, float, float)
         Voxel size; sets the sj struct's anisotropy.
     filtersize_vx, closing_iterations, dilation_iterations
-        SyConn ``cs_filtersize``, closing iterations (6), ``cs_dilation``.
+        Partner window (``cs_filtersize``; SyConn's is 13 x 13 x 7), closing iterations (6),
+        ``cs_dilation``.
     sj_threshold : float
         sj voxels are ``sj > sj_threshold * 255``.
     sj_morph_ops : sequence of str
         ``binary_opening``, ``binary_closing``, ``binary_erosion``, ``binary_dilation``.
+    sj_struct : {"plane", "aniso"}
+        Their structuring element (module docstring).
     syntype_threshold : int
         sym/asym flag if the map is ``>=`` this.
     return_labels : bool
@@ -218,7 +256,7 @@ def find_contacts(cells: np.ndarray, sj: Optional[np.ndarray] = None, *,
     >>> seg = np.zeros((60, 50, 50), np.uint64, order="F")
     >>> seg[20:27, 20:30, 20:30] = 1
     >>> seg[32:39, 20:30, 20:30] = 2  # facing faces x=26 and x=32: 6 apart
-    >>> res = find_contacts(seg, offset_xyz=(0, 0, 0), halo_vx=(20, 20, 17),
+    >>> res = find_contacts(seg, offset_xyz=(0, 0, 0), halo_vx=(20, 20, 18),
     ...                     voxel_size_nm=(10, 10, 20))
     >>> res.contact_stats.select(["cell_a", "cell_b"]).to_pylist()
     [{'cell_a': 1, 'cell_b': 2}]
@@ -239,7 +277,8 @@ def find_contacts(cells: np.ndarray, sj: Optional[np.ndarray] = None, *,
     halo = _vec3(halo_vx, "halo_vx")
     need = contact_halo_vx(voxel_size_nm=voxel_size_nm, filtersize_vx=filtersize_vx,
                            closing_iterations=closing_iterations,
-                           dilation_iterations=dilation_iterations, sj_morph_ops=sj_morph_ops)
+                           dilation_iterations=dilation_iterations, sj_morph_ops=sj_morph_ops,
+                           sj_struct=sj_struct)
     if any(h < n for h, n in zip(halo, need)):
         raise InputError(f"halo_vx: {halo}, expected at least {need} for these options")
     core_shape = tuple(s - 2 * h for s, h in zip(shape, halo))
@@ -275,7 +314,7 @@ def find_contacts(cells: np.ndarray, sj: Optional[np.ndarray] = None, *,
                                 dilation_iterations, c0[0], c1[0], c0[1], c1[1], c0[2], c1[2])
 
     # 4: sj mask over core +- its reach, bit-packed
-    sjreach = (len(sj_steps) * aniso, len(sj_steps) * aniso, len(sj_steps))
+    sjreach = tuple(len(sj_steps) * r for r in _struct_reach(sj_struct, aniso))
     if sj is None:
         sjbits = np.zeros(((core_shape[0] + 63) // 64, core_shape[1], core_shape[2]), np.uint64)
         sjoff = (0, 0, 0)
@@ -287,7 +326,7 @@ def find_contacts(cells: np.ndarray, sj: Optional[np.ndarray] = None, *,
         if len(sj_steps):
             # np.uint64: a Python int would reach numba as int64 and ``uint64 & int64`` is
             # computed in float64, dropping mask bits above 2^53 (and 2^64 - 1 overflows)
-            sjbits = _k.morph_sequence(sjbits, _aniso_rows(aniso), sj_steps,
+            sjbits = _k.morph_sequence(sjbits, _struct_rows(sj_struct, aniso), sj_steps,
                                        np.uint64(_k._last_mask(b1[0] - b0[0])))
         sjoff = sjreach
     dummy = np.zeros((1, 1, 1), np.uint8)
@@ -312,11 +351,15 @@ def find_contacts(cells: np.ndarray, sj: Optional[np.ndarray] = None, *,
     }, schema=CONTACT_STATS_SCHEMA)
     so = np.argsort(sp, kind="stable")  # kernel output is raster order already
     sp = sp[so]
+    sx, sy, sz = sx[so], sy[so], sz[so]
+    sj_val = sj[sx + c0[0], sy + c0[1], sz + c0[2]] if sj is not None else \
+        np.zeros(len(sx), np.uint8)
     syn = pa.table({
-        "x": sx[so].astype(np.int64) + off[0], "y": sy[so].astype(np.int64) + off[1],
-        "z": sz[so].astype(np.int64) + off[2],
+        "x": sx.astype(np.int64) + off[0], "y": sy.astype(np.int64) + off[1],
+        "z": sz.astype(np.int64) + off[2],
         "cell_a": pa.array(ka[sp].astype(np.uint64)), "cell_b": pa.array(kb[sp].astype(np.uint64)),
         "sym": (sflag[so] & 1).astype(bool), "asym": (sflag[so] & 2).astype(bool),
+        "sj": sj_val.astype(np.uint8),
     }, schema=SYN_VOXELS_SCHEMA)
     labels = None
     if return_labels:

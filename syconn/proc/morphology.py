@@ -16,10 +16,13 @@ from skimage.segmentation import watershed
 
 from syconn.errors import InputError
 
-__all__ = ["MORPH_OPS", "aniso_struct", "apply_morph_ops", "extract_objects", "required_halo_vx"]
+__all__ = ["MORPH_OPS", "STRUCTS", "aniso_struct", "morph_struct", "apply_morph_ops",
+           "extract_objects", "required_halo_vx"]
 
 MORPH_OPS = ("binary_opening", "binary_closing", "binary_erosion", "binary_dilation")
 """Allowed operation names (scipy.ndimage functions)."""
+STRUCTS = ("aniso", "plane")
+"""Structuring elements: SyConn's anisotropic one, or the 4-connected cross in the x-y plane."""
 
 # elementary erosion/dilation passes per op, for the exact halo
 _PASSES = {"binary_opening": 2, "binary_closing": 2, "binary_erosion": 1, "binary_dilation": 1}
@@ -50,6 +53,31 @@ def aniso_struct(voxel_size_nm: Sequence[float]) -> np.ndarray:
     s[:, :, 1] = np.abs(x) + np.abs(y) <= r
     s[r, r, 0] = s[r, r, 2] = True
     return s
+
+
+def morph_struct(name: str, voxel_size_nm: Sequence[float]) -> np.ndarray:
+    """The structuring element ``name``: ``"aniso"`` (:func:`aniso_struct`) or ``"plane"`` (the
+    4-connected cross in the x-y plane, shape 3 x 3 x 1: no reach in z, so it erases nothing
+    that is thin in z; see :mod:`syconn.proc.contacts` for why sj uses it).
+
+    >>> morph_struct("plane", (10, 10, 20))[:, :, 0].astype(int).tolist()
+    [[0, 1, 0], [1, 1, 1], [0, 1, 0]]
+    """
+    if name == "aniso":
+        return aniso_struct(voxel_size_nm)
+    if name == "plane":
+        s = np.zeros((3, 3, 1), bool)
+        s[1, :, 0] = s[:, 1, 0] = True
+        return s
+    raise InputError(f"struct: {name!r}, expected one of {', '.join(STRUCTS)}")
+
+
+def _reach(struct: str, voxel_size_nm) -> tuple[int, int, int]:
+    """Voxels one erosion or dilation with the element reaches along x, y, z."""
+    if struct == "plane":
+        return (1, 1, 0)
+    a = _aniso(voxel_size_nm)
+    return (a, a, 1)
 
 
 def _merge_ops(ops: Sequence[str]) -> list[tuple[str, int]]:
@@ -148,13 +176,14 @@ def apply_morph_ops(mask: np.ndarray, ops: Sequence[str], *, struct: np.ndarray)
 
 
 def required_halo_vx(ops: Sequence[str], voxel_size_nm: Sequence[float], *,
-                     exact: bool = False) -> tuple[int, int, int]:
+                     exact: bool = False, struct: str = "aniso") -> tuple[int, int, int]:
     """Halo (x, y, z) in voxels a block needs for :func:`extract_objects` and stitching.
 
     Default: SyConn's "auto" overlap (reference §1.3 step 5, no Gaussian smoothing):
     ``n_ero = 2 * aniso * (#binary_erosion)``, halo = ``(n_ero, n_ero, n_ero // aniso)``, each at
     least 1.  ``exact=True``: the reach of all elementary passes (opening/closing count 2 passes,
-    erosion/dilation 1; each reaches ``aniso`` in x/y and 1 in z) + 1, which makes the
+    erosion/dilation 1; each reaches ``aniso`` in x/y and 1 in z with the ``"aniso"`` element,
+    1 in x/y and 0 in z with ``"plane"``) + 1, which makes the
     thresholded+morphed mask inside the core and its first halo layer identical to processing the
     whole volume, so label-only extraction (no erosion) stitches exactly.  The seeded watershed is
     not local; no finite halo makes it exact.
@@ -162,9 +191,10 @@ def required_halo_vx(ops: Sequence[str], voxel_size_nm: Sequence[float], *,
     a = _aniso(voxel_size_nm)
     names = list(ops)
     _merge_ops(names)
+    morph_struct(struct, voxel_size_nm)  # validates the name
     if exact:
         p = sum(_PASSES[o] for o in names)
-        return (p * a + 1, p * a + 1, p + 1)
+        return tuple(p * r + 1 for r in _reach(struct, voxel_size_nm))
     n_ero = 2 * a * sum(o == "binary_erosion" for o in names)
     return (max(n_ero, 1), max(n_ero, 1), max(n_ero // a, 1))
 
@@ -178,8 +208,8 @@ def _fortran(x: np.ndarray) -> np.ndarray:
 
 
 def extract_objects(prob: np.ndarray, *, threshold: float, ops: Sequence[str] = (),
-                    min_seed_vx: int = 0,
-                    voxel_size_nm: Sequence[float] = (10, 10, 20)) -> np.ndarray:
+                    min_seed_vx: int = 0, voxel_size_nm: Sequence[float] = (10, 10, 20),
+                    struct: str = "aniso") -> np.ndarray:
     """Label organelle instances in a probability map block (SyConn step 2a).
 
     1. mask = ``prob > threshold * 255``;
@@ -203,6 +233,8 @@ def extract_objects(prob: np.ndarray, *, threshold: float, ops: Sequence[str] = 
         Seeds smaller than this are dropped (SyConn ``min_seed_vx``).
     voxel_size_nm : 3 floats, keyword-only
         (x, y, z); sets the structuring element and the distance anisotropy.
+    struct : {"aniso", "plane"}, keyword-only
+        The structuring element of ``ops`` (:func:`morph_struct`).
 
     Returns
     -------
@@ -219,7 +251,7 @@ def extract_objects(prob: np.ndarray, *, threshold: float, ops: Sequence[str] = 
         raise InputError(f"threshold: got {threshold}, expected a value in [0, 1]")
     if min_seed_vx < 0:
         raise InputError(f"min_seed_vx: got {min_seed_vx}, expected >= 0")
-    struct = aniso_struct(voxel_size_nm)
+    struct = morph_struct(struct, voxel_size_nm)
     ops = list(ops)
     _merge_ops(ops)
     mask = _fortran(prob > threshold * 255)

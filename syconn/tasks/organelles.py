@@ -68,7 +68,7 @@ SURFACE_STRIDE = 2  # keep about every 2nd surface voxel (the original: every 2n
 def organelle_sections(kind: str) -> tuple[str, ...]:
     """Config sections the labels of one organelle kind depend on."""
     return (f"cell_objects.probathresholds.{kind}", f"cell_objects.extract_morph_op.{kind}",
-            f"cell_objects.min_seed_vx.{kind}")
+            f"cell_objects.morph_struct.{kind}", f"cell_objects.min_seed_vx.{kind}")
 
 
 def organelle_dir(task: SyconnTask, kind: str):
@@ -78,7 +78,8 @@ def organelle_dir(task: SyconnTask, kind: str):
 def organelle_halo(cfg, kind: str) -> tuple[int, int, int]:
     ops = getattr(cfg.cell_objects.extract_morph_op, kind)
     vs = cfg.dataset.voxel_size_nm
-    halo = np.array(required_halo_vx(ops, vs, exact=True))
+    halo = np.array(required_halo_vx(ops, vs, exact=True,
+                                     struct=getattr(cfg.cell_objects.morph_struct, kind)))
     if "binary_erosion" in ops:
         margin = np.ceil(WATERSHED_MARGIN_NM / np.asarray(vs)).astype(int)
         halo = np.maximum(halo, margin)
@@ -115,7 +116,8 @@ class OrganelleBlock(_KindTask):
             prob, threshold=getattr(cfg.cell_objects.probathresholds, kind),
             ops=getattr(cfg.cell_objects.extract_morph_op, kind),
             min_seed_vx=getattr(cfg.cell_objects.min_seed_vx, kind),
-            voxel_size_nm=cfg.dataset.voxel_size_nm)
+            voxel_size_nm=cfg.dataset.voxel_size_nm,
+            struct=getattr(cfg.cell_objects.morph_struct, kind))
         core = labels[halo[0]:halo[0] + b.shape[0], halo[1]:halo[1] + b.shape[1],
                       halo[2]:halo[2] + b.shape[2]]
         fv = first_voxels(core, offset_xyz=b.offset)

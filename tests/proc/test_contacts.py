@@ -34,11 +34,13 @@ def _pairs(res):
 
 
 def test_halo_default():
-    assert HALO == (20, 20, 17)
-    assert contact_halo_vx(voxel_size_nm=VS, closing_iterations=0, dilation_iterations=0) == (
-        8, 8, 4)  # the sj opening + closing: 4 steps of the 5 x 5 x 3 struct (2, 2, 1)
+    assert HALO == (20, 20, 18)  # window half-widths (6, 6, 4) + 2 * 6 closing + 2 dilation
     assert contact_halo_vx(voxel_size_nm=VS, closing_iterations=0, dilation_iterations=0,
-                           sj_morph_ops=()) == (6, 6, 3)
+                           sj_struct="aniso") == (8, 8, 4)  # 4 sj steps of 5 x 5 x 3: (2, 2, 1)
+    assert contact_halo_vx(voxel_size_nm=VS, closing_iterations=0, dilation_iterations=0) == (
+        6, 6, 4)  # the in-plane cross reaches (1, 1, 0) per step: the window decides
+    assert contact_halo_vx(voxel_size_nm=VS, closing_iterations=0, dilation_iterations=0,
+                           sj_morph_ops=(), filtersize_vx=(13, 13, 7)) == (6, 6, 3)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -80,9 +82,9 @@ def test_two_cubes_8_apart_no_contact(dtype):
     assert res.contact_stats.num_rows == 0 and res.syn_voxels.num_rows == 0
 
 
-@pytest.mark.parametrize("gap, n", [(3, 1), (4, 0)])
+@pytest.mark.parametrize("gap, n", [(4, 1), (5, 0)])
 def test_cubes_along_z(gap, n):
-    # 10 x 10 x 20 nm voxels: the window half-width in z is 3 voxels
+    # faces ``gap`` slices apart; the window half-width in z is 4 slices
     seg = _arr((8, 8, 16), np.uint64, "C")
     seg[2:6, 2:6, 1:5] = 1
     seg[2:6, 2:6, 4 + gap:8 + gap] = 2
@@ -120,7 +122,7 @@ def _voronoi(shape, n, seed):
     return seg, gap
 
 
-def _reference_labels(seg, hw=(6, 6, 3), r=6, dil=2):
+def _reference_labels(seg, hw=(6, 6, 4), r=6, dil=2):
     """Brute force: window histograms per voxel, then scipy closing/dilation per sorted pair."""
     P = np.pad(seg, [(h + 1, h + 1) for h in hw])
     hx, hy, hz = hw
@@ -216,14 +218,68 @@ def test_syn_voxels_threshold_and_flags(order):
     asym[6, 6, 4] = 122
     res = _run(seg, sj, sym, asym, sj_morph_ops=())
     assert res.syn_voxels.to_pylist() == [
-        {"x": 6, "y": 4, "z": 4, "cell_a": 1, "cell_b": 2, "sym": False, "asym": False},
-        {"x": 6, "y": 6, "z": 4, "cell_a": 1, "cell_b": 2, "sym": True, "asym": False}]
+        {"x": 6, "y": 4, "z": 4, "cell_a": 1, "cell_b": 2, "sym": False, "asym": False,
+         "sj": 49},
+        {"x": 6, "y": 6, "z": 4, "cell_a": 1, "cell_b": 2, "sym": True, "asym": False,
+         "sj": 49}]
     assert res.contact_stats["n_sj_vx"].to_pylist() == [2]
     # with the default opening, isolated sj voxels vanish; a 5 x 5 x 3 block survives
     sj[4:9, 8:13, 2:5] = 255
     res = _run(seg, sj, sym, asym)
     t = res.syn_voxels
     assert t.num_rows > 0 and set(t["y"].to_pylist()) <= set(range(8, 13))
+
+
+def _facing_slabs(axis, gap, sides):
+    """Cells 1 and 2 fill a 24^3 box on either side of ``gap`` background layers across
+    ``axis`` (cell 1 up to layer 11, cell 2 from 12 + gap); an sj band of value 200 fills
+    the gap and 3 layers of each cell in ``sides`` ("a" = cell 1, "b" = cell 2), 12 x 12 wide."""
+    shape = (24, 24, 24)
+    seg = np.zeros(shape, np.uint64)
+    sj = np.zeros(shape, np.uint8)
+    lo = [slice(None)] * 3
+    hi = [slice(None)] * 3
+    lo[axis], hi[axis] = slice(0, 12), slice(12 + gap, 24)
+    seg[tuple(lo)] = 1
+    seg[tuple(hi)] = 2
+    band = [slice(6, 18)] * 3
+    band[axis] = slice(9 if "a" in sides else 12, 15 + gap if "b" in sides else 12 + gap)
+    sj[tuple(band)] = 200
+    return seg, sj
+
+
+@pytest.mark.parametrize("axis", [0, 2])
+@pytest.mark.parametrize("gap", [0, 1, 2, 3])
+@pytest.mark.parametrize("sides", ["ab", "a"])
+def test_contact_and_sj_across_a_gap(axis, gap, sides):
+    """A contact across a gap of 0-3 voxels (x at 10 nm, z at 20 nm) keeps its sj voxels.
+
+    By hand, on the line through the middle of the band: the boundary voxels are layer 11
+    (cell 1) and 12 + gap (cell 2); the closing fills the gap between them and the dilation
+    (2) adds two layers on each side, so the contact spans layers 9 .. 14 + gap.  The sj band
+    spans 9 .. 14 + gap (both sides) or 9 .. 11 + gap (cell 1's side only) and survives the
+    in-plane opening (it is at least 3 voxels wide in x and y), so the synapse-fragment voxels
+    on the line are gap + 6 or gap + 3 layers."""
+    seg, sj = _facing_slabs(axis, gap, sides)
+    res = _run(seg, sj)
+    assert _pairs(res) == [(1, 2)]
+    t = res.syn_voxels.to_pandas()
+    other = [a for a in range(3) if a != axis]
+    line = t[(t["xyz"[other[0]]] == 12) & (t["xyz"[other[1]]] == 12)]
+    last = 14 + gap if sides == "ab" else 11 + gap
+    assert sorted(line["xyz"[axis]].tolist()) == list(range(9, last + 1))
+    assert (line["sj"] == 200).all()
+    assert res.contact_stats["n_sj_vx"].to_pylist() == [len(t)]
+
+
+def test_syconn_window_and_element_lose_such_contacts():
+    # SyConn's 13 x 13 x 7 window: no partner 4 slices away in z, so no contact at all
+    seg, sj = _facing_slabs(2, 3, "ab")
+    assert _pairs(_run(seg, sj, filtersize_vx=(13, 13, 7))) == []
+    # SyConn's 5 x 5 x 3 element opens away a band 3 voxels thick in x (one side, no gap)
+    seg, sj = _facing_slabs(0, 0, "a")
+    assert _run(seg, sj, sj_struct="aniso").syn_voxels.num_rows == 0
+    assert _run(seg, sj).syn_voxels.num_rows > 0
 
 
 def test_errors():
