@@ -9,11 +9,45 @@ from scipy.sparse.csgraph import connected_components
 
 from syconn.errors import InputError
 
-__all__ = ["check_agglomeration", "cells_from_agglomeration", "assign_organelles"]
+__all__ = ["check_agglomeration", "cells_from_agglomeration", "assign_organelles",
+           "map_supervoxels", "sorted_mapping"]
 
 CELLS_SCHEMA = pa.schema([("sv_id", pa.uint64()), ("cell_id", pa.uint64())])
 ASSIGN_SCHEMA = pa.schema([("org_id", pa.uint64()), ("cell_id", pa.uint64()),
                            ("ratio", pa.float64())])
+
+
+def sorted_mapping(sv_to_cell) -> tuple[np.ndarray, np.ndarray]:
+    """``(sv_ids, cell_ids)`` of a ``sv_id``/``cell_id`` table (pyarrow or pandas), as uint64
+    arrays sorted by supervoxel id: the lookup :func:`map_supervoxels` takes."""
+    sv = np.asarray(sv_to_cell["sv_id"].to_numpy()).astype(np.uint64)
+    cell = np.asarray(sv_to_cell["cell_id"].to_numpy()).astype(np.uint64)
+    order = np.argsort(sv, kind="stable")
+    return sv[order], cell[order]
+
+
+def map_supervoxels(ids, sv_ids: np.ndarray, cell_ids: np.ndarray, *,
+                    missing: int | None = 0) -> np.ndarray:
+    """The cell of every supervoxel id in ``ids`` (uint64, same shape).
+
+    ``sv_ids`` sorted ascending with ``cell_ids`` aligned (:func:`sorted_mapping`).  Ids absent
+    from the mapping, 0 included, become ``missing``; ``missing=None`` keeps them as they are.
+
+    Examples
+    --------
+    >>> sv, cell = np.array([2, 5, 9], np.uint64), np.array([2, 2, 9], np.uint64)
+    >>> map_supervoxels([5, 0, 9, 7], sv, cell).tolist()
+    [2, 0, 9, 0]
+    >>> map_supervoxels([5, 7], sv, cell, missing=None).tolist()
+    [2, 7]
+    """
+    q = np.asarray(ids).astype(np.uint64)
+    if not len(sv_ids):
+        return q.copy() if missing is None else np.full(q.shape, missing, np.uint64)
+    pos = np.minimum(np.searchsorted(sv_ids, q), len(sv_ids) - 1)
+    found = sv_ids[pos] == q
+    other = q if missing is None else np.uint64(missing)
+    return np.where(found, cell_ids[pos], other).astype(np.uint64)
 
 
 def _edges_array(edges) -> np.ndarray:
@@ -140,23 +174,20 @@ def assign_organelles(overlaps: pa.Table, sv_to_cell: pa.Table, org_sizes: pa.Ta
     osize = org_sizes["size_vx"].to_numpy().astype(np.int64)
     order = np.argsort(oid)
     oid, osize = oid[order], osize[order]
-    sv = sv_to_cell["sv_id"].to_numpy().astype(np.uint64)
-    cell = sv_to_cell["cell_id"].to_numpy().astype(np.uint64)
-    so = np.argsort(sv)
-    sv, cell = sv[so], cell[so]
+    sv, cell = sorted_mapping(sv_to_cell)
 
     o_org = overlaps["org_id"].to_numpy().astype(np.uint64)
     o_sv = overlaps["sv_id"].to_numpy().astype(np.uint64)
     o_n = overlaps["n_vx"].to_numpy().astype(np.int64)
-    pos = np.clip(np.searchsorted(sv, o_sv), 0, max(sv.size - 1, 0))
-    in_cell = (sv.size > 0) & (sv[pos] == o_sv) if sv.size else np.zeros(o_sv.shape, bool)
+    o_cell = map_supervoxels(o_sv, sv, cell)
+    in_cell = o_cell != 0
     opos = np.clip(np.searchsorted(oid, o_org), 0, max(oid.size - 1, 0))
     known = (oid.size > 0) & (oid[opos] == o_org) if oid.size else np.zeros(o_org.shape, bool)
     if not known.all():
         bad = np.unique(o_org[~known])[:10]
         raise InputError(f"overlaps: organelle id(s) {bad.tolist()} missing from org_sizes")
     keep = in_cell
-    po, pc, pn = o_org[keep], cell[pos[keep]], o_n[keep]
+    po, pc, pn = o_org[keep], o_cell[keep], o_n[keep]
     # sum over the cell's supervoxels
     if po.size:
         o2 = np.lexsort((pc, po))

@@ -17,13 +17,17 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from syconn.errors import InputError
+from syconn.proc.cells import map_supervoxels
 
 __all__ = [
     "group_synapses",
     "organelle_surface_points",
     "organelle_proximity",
+    "split_organelles",
+    "sj_object_shares",
     "synapse_direction",
-    "syn_prob_rule",
+    "synapse_ids",
+    "synapse_rows",
     "SYNAPSES_SCHEMA",
     "NO_ORGANELLE_DST_NM",
 ]
@@ -39,6 +43,7 @@ SYNAPSES_SCHEMA = pa.schema([
     ("sym_vx", pa.int64()), ("asym_vx", pa.int64()),
     ("sym_prop", pa.float64()), ("asym_prop", pa.float64()),
     ("sym_ratio", pa.float64()), ("sign", pa.int8()),
+    ("sj_prob_mean", pa.float64()), ("sj_prob_max", pa.float64()),
 ])
 
 _M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -94,8 +99,11 @@ def _np(table, col, dtype=None):
     return a.astype(dtype, copy=False) if dtype is not None else a
 
 
-def _cluster(xyz_nm: np.ndarray, gap_nm: float, link_nm: float) -> np.ndarray:
-    """Single-linkage components of points closer than ``gap_nm`` (strictly)."""
+def _cluster(xyz_nm: np.ndarray, gap_nm: float, link_nm: float, *, large_vx: int = 0,
+             large_gap_nm: float | None = None) -> np.ndarray:
+    """Components of points: pieces (points within ``link_nm``) joined when closer than
+    ``gap_nm`` (strictly), closest first; two clusters of at least ``large_vx`` points each are
+    joined only when closer than ``large_gap_nm`` (None: always, plain single linkage)."""
     n = len(xyz_nm)
     if n == 1:
         return np.zeros(1, np.int64)
@@ -113,8 +121,20 @@ def _cluster(xyz_nm: np.ndarray, gap_nm: float, link_nm: float) -> np.ndarray:
     pts = [xyz_nm[order[starts[i]:starts[i + 1]]] for i in range(ncomp)]
     lo = np.array([p.min(0) for p in pts])
     hi = np.array([p.max(0) for p in pts])
-    trees = [None] * ncomp
+    joins = []  # (minimum distance, i, j) of pieces closer than the gap
+    for i in range(ncomp):
+        gapv = np.maximum(0, np.maximum(lo[i + 1:] - hi[i], lo[i] - hi[i + 1:]))
+        near = np.nonzero(np.sqrt((gapv ** 2).sum(1)) < gap_nm)[0] + i + 1
+        if not len(near):
+            continue
+        tree = cKDTree(pts[i])
+        for j in near:
+            d = float(tree.query(pts[j], k=1, distance_upper_bound=gap_nm)[0].min())
+            if d < gap_nm:
+                joins.append((d, i, int(j)))
+    joins.sort()
     parent = np.arange(ncomp)
+    size = np.array([len(p) for p in pts])
 
     def find(i):
         while parent[i] != i:
@@ -122,18 +142,16 @@ def _cluster(xyz_nm: np.ndarray, gap_nm: float, link_nm: float) -> np.ndarray:
             i = parent[i]
         return i
 
-    for i in range(ncomp):
-        gapv = np.maximum(0, np.maximum(lo[i + 1:] - hi[i], lo[i] - hi[i + 1:]))
-        near = np.nonzero(np.sqrt((gapv ** 2).sum(1)) < gap_nm)[0] + i + 1
-        for j in near:
-            ri, rj = find(i), find(j)
-            if ri == rj:
-                continue
-            if trees[i] is None:
-                trees[i] = cKDTree(pts[i])
-            d, _ = trees[i].query(pts[j], k=1, distance_upper_bound=gap_nm)
-            if np.any(d < gap_nm):
-                parent[max(ri, rj)] = min(ri, rj)
+    for d, i, j in joins:
+        ri, rj = find(i), find(j)
+        if ri == rj:
+            continue
+        if (large_gap_nm is not None and d >= large_gap_nm and size[ri] >= large_vx
+                and size[rj] >= large_vx):
+            continue
+        lo_r, hi_r = min(ri, rj), max(ri, rj)
+        parent[hi_r] = lo_r
+        size[lo_r] += size[hi_r]
     roots = np.array([find(i) for i in range(ncomp)])
     return roots[comp]
 
@@ -152,16 +170,19 @@ def _area_um2(vx: np.ndarray, voxel_size_nm) -> float:
 
 def group_synapses(syn_voxels: pa.Table, *, voxel_size_nm: Sequence[float],
                    gap_nm: float = 250.0, min_size_vx: int = 100,
-                   sym_thresh: float = 0.225):
+                   sym_thresh: float = 0.225, large_gap_nm: float | None = None):
     """Group synapse-fragment voxels into synapses, per cell pair, and measure them.
 
-    Rule: within a cell pair, two fragment voxels closer than ``gap_nm`` (Euclidean distance in
-    nm, anisotropic voxels) belong to the same synapse (single linkage).  This subsumes SyConn's
-    two-step rule (voxels <= 2 voxels apart form a fragment; fragments whose minimum distance is
-    < ``cs_gap_nm`` are joined) and has no 20 um cut-off on the fragments' first voxels.
+    Rule: within a cell pair, voxels at most a voxel diagonal apart form pieces; pieces closer
+    than ``gap_nm`` (minimum Euclidean distance in nm, anisotropic voxels) are joined, closest
+    first.  With ``large_gap_nm``, two clusters that hold at least ``min_size_vx`` voxels each
+    (a synapse each) are joined only when closer than ``large_gap_nm``: under SyConn's plain
+    single linkage (``large_gap_nm=None``, its two-step rule without the 20 um cut-off on the
+    fragments' first voxels) a small fragment between two clefts of one cell pair, each less
+    than ``gap_nm`` from it, chains them into one synapse, and one true synapse is lost.
     Clusters with fewer than ``min_size_vx`` voxels are dropped.  Implementation: per pair, a
-    cKDTree ``query_pairs`` at the voxel diagonal and connected components; then components
-    whose bounding boxes are closer than the gap are joined when their minimum distance is.
+    cKDTree ``query_pairs`` at the voxel diagonal and connected components; then the minimum
+    distances of pieces whose bounding boxes are closer than the gap, joined in order.
 
     Parameters
     ----------
@@ -175,6 +196,8 @@ def group_synapses(syn_voxels: pa.Table, *, voxel_size_nm: Sequence[float],
         SyConn ``min_obj_vx['syn_ssv']``.
     sym_thresh : float
         ``sign = -1`` if ``sym_ratio > sym_thresh``.
+    large_gap_nm : float, optional
+        The gap between two synapse-sized clusters (above).
 
     Returns
     -------
@@ -183,8 +206,10 @@ def group_synapses(syn_voxels: pa.Table, *, voxel_size_nm: Sequence[float],
         :func:`synapse_ids` (63-bit hash of cell pair and first voxel in raster order z, y, x).
         ``area_um2``: marching-cubes area of the voxel mask (crop padded by 1, voxel spacing)
         / 2, as SyConn's ``mesh_area / 2``.  ``rep_*``: member voxel closest to the centre of
-        mass in nm, ties to the first in raster order.  ``bbox_min_*``/``bbox_max_*``:
-        INCLUSIVE voxel bounds (as SyConn's syn_ssv).  ``sym_prop``/``asym_prop``: fraction of
+        mass in nm, ties to the first in raster order.  ``bbox_min_*``/``bbox_max_*``: voxel
+        bounds, max EXCLUSIVE (as every table here; SyConn's syn_ssv bounds are inclusive).
+        ``sj_prob_mean``/``sj_prob_max``: the sj map at the voxels, as probabilities (value /
+        255; 0 without an ``sj`` column).  ``sym_prop``/``asym_prop``: fraction of
         voxels flagged sym/asym; ``sym_ratio = sym_vx / (sym_vx + asym_vx)``, -1 if both are 0;
         ``sign = -1`` (symmetric, inhibitory) if ``sym_ratio > sym_thresh`` else +1.  (SyConn's
         docstring says the opposite; its code, followed here, gives -1 for symmetric.)
@@ -203,10 +228,12 @@ def group_synapses(syn_voxels: pa.Table, *, voxel_size_nm: Sequence[float],
     cb = _np(syn_voxels, "cell_b", np.uint64)
     sym = _np(syn_voxels, "sym", bool)
     asym = _np(syn_voxels, "asym", bool)
+    sjv = _np(syn_voxels, "sj", np.float64) if "sj" in syn_voxels.column_names else \
+        np.zeros(len(x))
     if np.any(ca >= cb):
         raise InputError("syn_voxels: rows with cell_a >= cell_b, expected cell_a < cell_b")
     order = np.lexsort((x, y, z, cb, ca))
-    x, y, z, ca, cb, sym, asym = (a[order] for a in (x, y, z, ca, cb, sym, asym))
+    x, y, z, ca, cb, sym, asym, sjv = (a[order] for a in (x, y, z, ca, cb, sym, asym, sjv))
     # drop duplicates (a voxel must come from one block only; tolerate exact repeats)
     if len(x) > 1:
         dup = np.zeros(len(x), bool)
@@ -214,7 +241,8 @@ def group_synapses(syn_voxels: pa.Table, *, voxel_size_nm: Sequence[float],
                    & (ca[1:] == ca[:-1]) & (cb[1:] == cb[:-1]))
         if dup.any():
             keep = ~dup
-            x, y, z, ca, cb, sym, asym = (a[keep] for a in (x, y, z, ca, cb, sym, asym))
+            x, y, z, ca, cb, sym, asym, sjv = (a[keep] for a in (x, y, z, ca, cb, sym, asym,
+                                                                 sjv))
     xyz = np.stack([x, y, z], 1)
     xyz_nm = xyz * vs
     link_nm = float(np.sqrt((vs ** 2).sum())) * (1 + 1e-9)
@@ -225,7 +253,8 @@ def group_synapses(syn_voxels: pa.Table, *, voxel_size_nm: Sequence[float],
         bounds = np.concatenate([[0], brk, [n]])
         nxt = 0
         for s, e in zip(bounds[:-1], bounds[1:]):
-            c = _cluster(xyz_nm[s:e], float(gap_nm), link_nm)
+            c = _cluster(xyz_nm[s:e], float(gap_nm), link_nm, large_vx=int(min_size_vx),
+                         large_gap_nm=large_gap_nm)
             # number clusters by first voxel (rows are raster-sorted within the pair)
             _, first = np.unique(c, return_index=True)
             rank = np.empty(c.max() + 1, np.int64)
@@ -250,7 +279,8 @@ def group_synapses(syn_voxels: pa.Table, *, voxel_size_nm: Sequence[float],
         na = int(asym[idx].sum())
         ratio = ns / (ns + na) if ns + na else -1.0
         rows.append((ca[f], cb[f], x[f], y[f], z[f], len(idx), _area_um2(v, vs), rep,
-                     v.min(0), v.max(0), ns, na, ratio))
+                     v.min(0), v.max(0) + 1, ns, na, ratio, sjv[idx].mean() / 255.0,
+                     sjv[idx].max() / 255.0))
         mem_parts.append(idx)
     if not rows:
         return SYNAPSES_SCHEMA.empty_table(), pa.table(
@@ -277,6 +307,7 @@ def group_synapses(syn_voxels: pa.Table, *, voxel_size_nm: Sequence[float],
         "bbox_max_x": bmax[:, 0], "bbox_max_y": bmax[:, 1], "bbox_max_z": bmax[:, 2],
         "sym_vx": ns, "asym_vx": na, "sym_prop": ns / size, "asym_prop": na / size,
         "sym_ratio": ratio, "sign": np.where(ratio > sym_thresh, -1, 1).astype(np.int8),
+        "sj_prob_mean": np.array(col[13], np.float64), "sj_prob_max": np.array(col[14], np.float64),
     }, schema=SYNAPSES_SCHEMA)
     memb_idx = np.concatenate(mem_parts)
     memb = pa.table({
@@ -484,52 +515,208 @@ def synapse_direction(features: pa.Table):
     return pre, post, conf
 
 
-#: Heuristic synapse probability (NOT learned; replace with a trained classifier, SyConn 6d):
-#: ``syn_prob = 1 / (1 + exp(-(B0 + W_SIZE * ln(size_vx / SIZE_REF_VX)
-#: + W_VC * ln(1 + n_vc_vxs_pre / VC_REF_VX))))``.
-SYN_PROB_B0 = -1.0
-SYN_PROB_W_SIZE = 1.0
-SYN_PROB_SIZE_REF_VX = 100.0
-SYN_PROB_W_VC = 1.5
-SYN_PROB_VC_REF_VX = 1000.0
-SYN_PROB_W_SHARE = 3.0
-SYN_PROB_SHARE_REF = 0.5
+def split_organelles(objects: pa.Table, points: pa.Table, sv_ids: np.ndarray,
+                     cell_ids: np.ndarray, cells) -> tuple[pa.Table, pa.Table]:
+    """One kind's organelles, cut into their parts per cell, for :func:`organelle_proximity`.
 
-
-def syn_prob_rule(size_vx, n_vc_vxs_pre, *, sj_share=None) -> np.ndarray:
-    """A documented heuristic synapse probability in [0, 1], until a trained classifier exists.
-
-    ``p = sigmoid(B0 + W_SIZE * ln(size_vx / 100) + W_VC * ln((1 + n_vc_vxs_pre) / 1001)
-    + W_SHARE * ln(sj_share / 0.5))`` with ``B0 = -1``, ``W_SIZE = 1``, ``W_VC = 1.5``,
-    ``W_SHARE = 3`` (module constants ``SYN_PROB_*``).  No vesicles, no synapse: without
-    vesicle-cloud voxels near the presynaptic side the vc term is -10; with 1000 it is 0, with
-    5000 +2.4.  A 1000-voxel fragment with 1000 vesicle voxels scores 0.79.  ``sj_share`` (the synapse's share of its
-    sj object's fragment voxels, see ``syconn.tasks.synapses.sj_share``) is about 1 for a real
-    cleft (+2.1) and small for the spill-over of a neighbouring cleft's sj band onto a
-    bystander contact (0.1: -4.8).  The weights are set by hand, not fitted; the share term
-    was added after inspecting the false positives on the synthetic example (seed 0).
+    An organelle is what lies inside a partner cell: each object is cut into its parts per
+    cell by the supervoxel under each of its surface points (a vesicle cloud found across two
+    touching boutons counts for each bouton with its own part, not for the cell it is assigned
+    to as a whole).  A part's size is the object's size times its share of the points; its rep
+    coord is the part's point closest to the part's mean.
 
     Parameters
     ----------
-    size_vx : array_like
-        Synapse size in voxels (> 0).
-    n_vc_vxs_pre : array_like
-        Vesicle-cloud voxels near the synapse on the presynaptic side (use the larger of the two
-        sides when the direction is undetermined).
+    objects : pyarrow.Table
+        ``id`` (sorted ascending), ``size_vx`` of every object of the kind.
+    points : pyarrow.Table
+        ``org_id``, ``sv_id`` (the supervoxel under the point, 0 outside cells), ``x, y, z``:
+        the surface sample (:func:`organelle_surface_points` plus the supervoxel).
+    sv_ids, cell_ids : numpy.ndarray
+        The supervoxel -> cell lookup (:func:`syconn.proc.cells.sorted_mapping`).
+    cells : array_like
+        Only parts in these cells are returned.
 
     Returns
     -------
-    numpy.ndarray
-        float64 probabilities.
+    objects, points : pyarrow.Table
+        ``org_id`` (new ids 1..n, one per part, in (object, cell) order), ``cell_id``,
+        ``size_vx``, ``rep_x/y/z``; and the parts' points ``org_id``, ``x, y, z``.
+
+    Examples
+    --------
+    >>> objs = pa.table({"id": [7], "size_vx": [100]})
+    >>> pts = pa.table({"org_id": [7, 7, 7, 7], "sv_id": [1, 1, 1, 2],
+    ...                 "x": [0, 1, 2, 9], "y": [0, 0, 0, 0], "z": [0, 0, 0, 0]})
+    >>> o, _ = split_organelles(objs, pts, np.array([1, 2], np.uint64),
+    ...                         np.array([10, 20], np.uint64), [10, 20])
+    >>> o.select(["org_id", "cell_id", "size_vx", "rep_x"]).to_pylist()[0]
+    {'org_id': 1, 'cell_id': 10, 'size_vx': 75, 'rep_x': 1}
     """
-    size = np.asarray(size_vx, np.float64)
-    vc = np.asarray(n_vc_vxs_pre, np.float64)
-    if np.any(size <= 0) or np.any(vc < 0):
-        raise InputError("size_vx / n_vc_vxs_pre: got non-positive sizes or negative vc "
-                         "counts, expected size_vx > 0 and n_vc_vxs_pre >= 0")
-    logit = (SYN_PROB_B0 + SYN_PROB_W_SIZE * np.log(size / SYN_PROB_SIZE_REF_VX)
-             + SYN_PROB_W_VC * np.log((1.0 + vc) / (1.0 + SYN_PROB_VC_REF_VX)))
-    if sj_share is not None:
-        share = np.clip(np.asarray(sj_share, np.float64), 1e-3, 1.0)
-        logit = logit + SYN_PROB_W_SHARE * np.log(share / SYN_PROB_SHARE_REF)
-    return 1.0 / (1.0 + np.exp(-logit))
+    _require(objects, "objects", ["id", "size_vx"])
+    _require(points, "points", ["org_id", "sv_id", "x", "y", "z"])
+    cell = map_supervoxels(_np(points, "sv_id"), sv_ids, cell_ids)
+    keep = np.isin(cell, np.asarray(cells, np.uint64)) & (cell != 0)
+    org = _np(points, "org_id", np.uint64)[keep]
+    cell = cell[keep]
+    xyz = np.stack([_np(points, c, np.int64)[keep] for c in "xyz"], axis=1)
+    if not len(org):
+        return (pa.table({"org_id": pa.array([], pa.uint64()),
+                          "cell_id": pa.array([], pa.uint64()),
+                          "size_vx": pa.array([], pa.int64()),
+                          **{f"rep_{c}": pa.array([], pa.int64()) for c in "xyz"}}),
+                pa.table({"org_id": pa.array([], pa.uint64()),
+                          **{c: pa.array([], pa.int64()) for c in "xyz"}}))
+    # part key: (organelle, cell) -> a new id 1..n, in sorted (org, cell) order
+    parts, part_idx = np.unique(np.stack([org, cell], axis=1), axis=0, return_inverse=True)
+    part_idx = part_idx.ravel()
+    n_part = np.bincount(part_idx, minlength=len(parts))
+    obj_ids = _np(objects, "id", np.uint64)
+    obj_size = _np(objects, "size_vx", np.int64)
+    all_org = _np(points, "org_id", np.uint64)
+    n_obj_pts = np.bincount(np.searchsorted(obj_ids, all_org), minlength=len(obj_ids) + 1)
+    oi = np.searchsorted(obj_ids, parts[:, 0])
+    size = np.rint(obj_size[oi] * n_part / np.maximum(n_obj_pts[oi], 1)).astype(np.int64)
+    mean = np.stack([np.bincount(part_idx, weights=xyz[:, k], minlength=len(parts)) / n_part
+                     for k in range(3)], axis=1)
+    d2 = ((xyz - mean[part_idx]) ** 2).sum(axis=1)
+    best = np.lexsort((d2, part_idx))
+    first = best[np.r_[0, np.flatnonzero(np.diff(part_idx[best])) + 1]]
+    new_ids = np.arange(1, len(parts) + 1, dtype=np.uint64)
+    objs = pa.table({"org_id": new_ids, "cell_id": parts[:, 1].astype(np.uint64),
+                     "size_vx": size,
+                     **{f"rep_{c}": xyz[first, k] for k, c in enumerate("xyz")}})
+    pts = pa.table({"org_id": new_ids[part_idx], **{c: xyz[:, k] for k, c in enumerate("xyz")}})
+    return objs, pts
+
+
+def sj_object_shares(synapse_ids, membership: pa.Table, sj_voxels: pa.Table | None,
+                     sj_sizes: pa.Table | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per synapse, how it relates to the sj objects its voxels lie in.
+
+    ``share``: the largest share the synapse holds of one sj object's synapse voxels (the
+    object's voxels on this synapse / its voxels on all synapses).  A synaptic-junction object
+    lies on one cleft; where its band also touches a bystander cell's contact, that contact gets
+    a small part of the same object, so the share is about 1 for the real synapse and small for
+    such spill-over.  ``overlap``: the largest share of one sj object's voxels (``sj_sizes``)
+    that lie on the synapse; small for an sj-like blob inside a cell that only touches the
+    contact.  Synapses on no sj object get 0 for both; without ``sj_voxels`` both are 1.
+
+    Parameters
+    ----------
+    synapse_ids : array_like
+    membership : pyarrow.Table
+        ``synapse_id``, ``x, y, z`` of every synapse voxel (:func:`group_synapses`).
+    sj_voxels : pyarrow.Table or None
+        ``x, y, z``, ``sj_id`` (0 = no object) of the synapse-fragment voxels.
+    sj_sizes : pyarrow.Table, optional
+        ``id``, ``size_vx`` of the sj objects (for ``overlap``; without it ``overlap`` is 1).
+
+    Examples
+    --------
+    >>> memb = pa.table({"synapse_id": [1, 1, 1, 2], "x": [0, 1, 2, 9], "y": [0] * 4,
+    ...                  "z": [0] * 4})
+    >>> sjv = pa.table({"x": [0, 1, 2, 9], "y": [0] * 4, "z": [0] * 4, "sj_id": [5, 5, 5, 5]})
+    >>> share, overlap = sj_object_shares([1, 2], memb, sjv, pa.table({"id": [5],
+    ...                                   "size_vx": [8]}))
+    >>> share.tolist(), overlap.tolist()
+    ([0.75, 0.25], [0.375, 0.125])
+    """
+    sid_all = np.asarray(synapse_ids, np.uint64)
+    n = len(sid_all)
+    if sj_voxels is None or not n:
+        return np.ones(n), np.ones(n)
+    j = membership.join(sj_voxels.select(["x", "y", "z", "sj_id"]), keys=["x", "y", "z"],
+                        join_type="left outer")
+    sid = j["synapse_id"].to_numpy().astype(np.uint64)
+    obj = j["sj_id"].fill_null(0).to_numpy().astype(np.uint64)
+    ok = obj != 0
+    share, overlap = np.zeros(n), np.zeros(n)
+    if not ok.any():
+        return share, overlap
+    pairs, counts = np.unique(np.stack([sid[ok], obj[ok]], axis=1), axis=0, return_counts=True)
+    objs, inv = np.unique(pairs[:, 1], return_inverse=True)
+    inv = inv.ravel()
+    total = np.bincount(inv, weights=counts)
+    if sj_sizes is not None:
+        ids = _np(sj_sizes, "id", np.uint64)
+        size = _np(sj_sizes, "size_vx", np.float64)
+        o = np.argsort(ids)
+        pos = np.minimum(np.searchsorted(ids[o], objs), max(len(ids) - 1, 0))
+        known = (ids[o][pos] == objs) if len(ids) else np.zeros(len(objs), bool)
+        # an object's size is at least its voxels on synapses (sizes from stitched stats)
+        osize = np.where(known, np.maximum(size[o][pos], total), total)
+    else:
+        osize = None
+    order = np.argsort(sid_all)
+    pos = np.searchsorted(sid_all[order], pairs[:, 0])
+    found = pos < n
+    found[found] = sid_all[order][pos[found]] == pairs[found, 0]
+    rows = order[pos[found]]
+    np.maximum.at(share, rows, (counts / total[inv])[found])
+    if osize is None:
+        overlap[rows] = 1.0
+    else:
+        np.maximum.at(overlap, rows, (counts / osize[inv])[found])
+    return share, overlap
+
+
+_FEATURES = ("n_{k}_objs", "n_{k}_vxs", "min_dst_{k}_nm")
+
+
+def synapse_rows(syn: pa.Table, features: pa.Table, *, cs_ids: np.ndarray,
+                 extra: dict | None = None) -> pa.Table:
+    """Candidate rows of the ``synapses`` table (all but ``syn_prob``).
+
+    The direction (:func:`synapse_direction`) turns the per-partner features ``_a`` / ``_b``
+    into ``_pre`` / ``_post`` (``_a`` stays ``_pre`` where it is undetermined; ``cell_pre``
+    and ``cell_post`` are NULL there).  ``n_*_vxs`` (float estimates) are rounded to voxels.
+
+    Parameters
+    ----------
+    syn : pyarrow.Table
+        :func:`group_synapses`' synapses.
+    features : pyarrow.Table
+        ``cell_a``, ``cell_b`` and the :func:`organelle_proximity` columns of mi and vc, in the
+        row order of ``syn``.
+    cs_ids : numpy.ndarray
+        The contact site of every synapse's pair.
+    extra : dict, optional
+        More columns, in row order (``sj_share``, ``sj_overlap``).
+    """
+    a = _np(syn, "cell_a", np.uint64)
+    b = _np(syn, "cell_b", np.uint64)
+    pre, post, conf = synapse_direction(features)
+    known = pre != 0
+    swap = known & (pre == b)  # cell_b is presynaptic: its _b features become _pre
+    cols: dict = {
+        "id": _np(syn, "synapse_id", np.uint64).astype(np.int64),
+        "cell_pre": pa.array(pre.astype(np.int64), mask=~known),
+        "cell_post": pa.array(post.astype(np.int64), mask=~known),
+        "cell_a": a.astype(np.int64), "cell_b": b.astype(np.int64),
+        "contact_site_id": np.asarray(cs_ids, np.int64),
+        "size_vx": syn["size_vx"], "area_um2": syn["area_um2"],
+    }
+    for m in ("min", "max"):
+        for c in "xyz":
+            cols[f"bb_{m}_{c}"] = syn[f"bbox_{m}_{c}"]
+    for c in "xyz":
+        cols[f"rep_{c}"] = syn[f"rep_{c}"]
+    cols.update({"sym_prop": syn["sym_prop"], "asym_prop": syn["asym_prop"],
+                 "sym_ratio": syn["sym_ratio"], "sign": syn["sign"].cast(pa.int16()),
+                 "direction_confidence": conf})
+    for side in ("pre", "post"):
+        for kind in ("mi", "vc"):
+            for f in _FEATURES:
+                name = f.format(k=kind)
+                fa = _np(features, f"{name}_a")
+                fb = _np(features, f"{name}_b")
+                v = np.where(swap, fb, fa) if side == "pre" else np.where(swap, fa, fb)
+                if name.startswith("n_"):
+                    v = np.rint(v).astype(np.int64)
+                cols[f"{name}_{side}"] = v
+    cols["sj_prob_mean"] = syn["sj_prob_mean"]
+    cols["sj_prob_max"] = syn["sj_prob_max"]
+    for name, v in (extra or {}).items():
+        cols[name] = np.asarray(v)
+    return pa.table(cols)

@@ -17,7 +17,7 @@ import pyarrow as pa
 from syconn.config import REP_LATTICE_VX
 from syconn.io import open_volume
 from syconn.proc import cells_from_agglomeration, merge_object_stats, merge_rag_edges, object_stats
-from syconn.proc import rag_edges, rag_halo_vx
+from syconn.proc import map_supervoxels, rag_edges, rag_halo_vx, sorted_mapping
 from syconn.tasks.base import DBTarget, SyconnTask, atomic_path, read_parquet, write_parquet
 from syconn.tasks.prepare import Prepare
 
@@ -90,11 +90,8 @@ def _stats_columns(t: pa.Table) -> dict[str, pa.Array]:
 
 def cell_table(svs: pa.Table, sv_to_cell: pa.Table) -> pa.Table:
     """Per cell: size (sum), bbox (union), rep (that of its largest supervoxel), n_supervoxels."""
-    order = np.argsort(sv_to_cell["sv_id"].to_numpy())
-    m_sv = sv_to_cell["sv_id"].to_numpy()[order]
-    m_cell = sv_to_cell["cell_id"].to_numpy()[order]
     ids = svs["id"].to_numpy()
-    cell = m_cell[np.searchsorted(m_sv, ids)]
+    cell = map_supervoxels(ids, *sorted_mapping(sv_to_cell))
     size = svs["size_vx"].to_numpy()
     uniq, inv = np.unique(cell, return_inverse=True)
     out = {"id": uniq.astype(np.int64),
@@ -120,10 +117,7 @@ def sv_to_cell_path(task: SyconnTask):
 
 def read_sv_to_cell(task: SyconnTask) -> tuple[np.ndarray, np.ndarray]:
     """The ``Cells`` mapping as two arrays sorted by supervoxel id: (sv ids, cell ids), uint64."""
-    mapping = read_parquet(sv_to_cell_path(task))
-    sv = mapping["sv_id"].to_numpy().astype(np.uint64)
-    order = np.argsort(sv)
-    return sv[order], mapping["cell_id"].to_numpy().astype(np.uint64)[order]
+    return sorted_mapping(read_parquet(sv_to_cell_path(task)))
 
 
 def cell_labels(seg: np.ndarray, sv_ids: np.ndarray, cell_ids: np.ndarray) -> np.ndarray:
@@ -131,11 +125,8 @@ def cell_labels(seg: np.ndarray, sv_ids: np.ndarray, cell_ids: np.ndarray) -> np
     stays 0.  ``sv_ids`` sorted (:func:`read_sv_to_cell`)."""
     present = fastremap.unique(seg)
     present = present[present != 0]
-    pos = np.searchsorted(sv_ids, present)
-    pos_c = np.minimum(pos, max(len(sv_ids) - 1, 0))
-    found = (pos < len(sv_ids)) & (sv_ids[pos_c] == present) if len(sv_ids) else \
-        np.zeros(len(present), bool)
-    mapping = {int(s): int(c) for s, c in zip(present[found], cell_ids[pos_c[found]])}
+    cells = map_supervoxels(present, sv_ids, cell_ids, missing=None)
+    mapping = {int(s): int(c) for s, c in zip(present, cells)}
     return fastremap.remap(seg, mapping, preserve_missing_labels=True, in_place=True)
 
 
@@ -170,13 +161,10 @@ class Cells(SyconnTask):
         svs = read_parquet(self.input()["supervoxels"]["supervoxels"].path)
         rag = read_parquet(self.input()["supervoxels"]["rag"].path)
 
-        m_sv = mapping["sv_id"].to_numpy()
-        m_cell = mapping["cell_id"].to_numpy()
-        order = np.argsort(m_sv)
-        m_sv, m_cell = m_sv[order], m_cell[order]
+        lookup = sorted_mapping(mapping)
 
         def cell_of(ids: np.ndarray) -> np.ndarray:
-            return m_cell[np.searchsorted(m_sv, ids)]
+            return map_supervoxels(ids, *lookup)
 
         sv_rows = pa.table({"id": svs["id"].cast(pa.int64()), "size_vx": svs["size_vx"],
                             **_stats_columns(svs),

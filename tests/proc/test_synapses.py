@@ -8,7 +8,8 @@ import pytest
 
 from syconn.errors import InputError
 from syconn.proc.synapses import (NO_ORGANELLE_DST_NM, group_synapses, organelle_proximity,
-                                  organelle_surface_points, syn_prob_rule, synapse_direction)
+                                  organelle_surface_points, sj_object_shares, split_organelles,
+                                  synapse_direction, synapse_rows)
 
 VS = (10.0, 10.0, 20.0)
 
@@ -19,14 +20,17 @@ def _slab(x0, y0, z0, nx, ny, nz):
     return g
 
 
-def _table(vx, a=1, b=2, sym=None, asym=None):
+def _table(vx, a=1, b=2, sym=None, asym=None, sj=None):
     n = len(vx)
-    return pa.table({
+    cols = {
         "x": vx[:, 0].astype(np.int64), "y": vx[:, 1].astype(np.int64),
         "z": vx[:, 2].astype(np.int64),
         "cell_a": np.full(n, a, np.uint64), "cell_b": np.full(n, b, np.uint64),
         "sym": np.zeros(n, bool) if sym is None else sym,
-        "asym": np.zeros(n, bool) if asym is None else asym})
+        "asym": np.zeros(n, bool) if asym is None else asym}
+    if sj is not None:
+        cols["sj"] = np.asarray(sj, np.uint8)
+    return pa.table(cols)
 
 
 @pytest.mark.parametrize("gap_vx, n_syn", [(20, 1), (30, 2)])
@@ -56,7 +60,7 @@ def test_attributes_and_sign():
     syn, _ = group_synapses(_table(vx, sym=sym, asym=asym), voxel_size_nm=VS)
     r = syn.to_pylist()[0]
     assert (r["bbox_min_x"], r["bbox_min_y"], r["bbox_min_z"]) == (10, 20, 3)
-    assert (r["bbox_max_x"], r["bbox_max_y"], r["bbox_max_z"]) == (19, 29, 4)  # inclusive
+    assert (r["bbox_max_x"], r["bbox_max_y"], r["bbox_max_z"]) == (20, 30, 5)  # exclusive
     # centre of mass (14.5, 24.5, 3.5): first of the equidistant voxels in raster order
     assert (r["rep_x"], r["rep_y"], r["rep_z"]) == (14, 24, 3)
     assert (r["sym_vx"], r["asym_vx"]) == (30, 70)
@@ -145,15 +149,89 @@ def test_organelle_proximity_and_direction():
     np.testing.assert_allclose(conf, [20 / 180, 0.5, 0.0])
 
 
-def test_syn_prob_rule():
-    vc0 = 1.5 * np.log(1 / 1001)  # no vesicles: about -10
-    p = syn_prob_rule([100, 300, 1000, 100], [0, 0, 0, 1000])
-    np.testing.assert_allclose(p, 1 / (1 + np.exp(-np.array(
-        [-1 + vc0, -1 + np.log(3) + vc0, -1 + np.log(10) + vc0, -1]))))
-    # the sj share: 1 adds 3 ln 2, 0.1 subtracts 3 ln 5
-    q = syn_prob_rule([1000, 1000], [1000, 1000], sj_share=[1.0, 0.1])
-    np.testing.assert_allclose(q, 1 / (1 + np.exp(-np.array(
-        [-1 + np.log(10) + 3 * np.log(2), -1 + np.log(10) - 3 * np.log(5)]))))
-    assert ((0 <= p) & (p <= 1)).all()
-    with pytest.raises(InputError, match="size_vx"):
-        syn_prob_rule([0], [0])
+def test_sj_probability_at_the_synapse():
+    vx = _slab(0, 0, 0, 10, 10, 1)
+    sj = np.full(100, 51)
+    sj[:50] = 102  # half at 0.4, half at 0.2
+    syn, _ = group_synapses(_table(vx, sj=sj), voxel_size_nm=VS)
+    assert syn["sj_prob_mean"].to_pylist() == [pytest.approx(0.3)]
+    assert syn["sj_prob_max"].to_pylist() == [pytest.approx(0.4)]
+    syn0, _ = group_synapses(_table(vx), voxel_size_nm=VS)  # no sj column
+    assert syn0["sj_prob_mean"].to_pylist() == [0.0]
+
+
+def test_two_clefts_are_not_chained_by_a_fragment_between_them():
+    # clefts of 100 voxels at x 0-9 and x 40-49; a 4-voxel fragment at x 25-26: 160 nm from
+    # the first cleft's last voxel (x 9), 140 nm from the second's first (x 40)
+    a = _slab(0, 0, 0, 10, 10, 1)
+    b = _slab(40, 0, 0, 10, 10, 1)
+    bridge = _slab(25, 0, 0, 2, 2, 1)
+    t = _table(np.concatenate([a, bridge, b]))
+    chained, _ = group_synapses(t, voxel_size_nm=VS, gap_nm=250, min_size_vx=100)
+    assert chained["size_vx"].to_pylist() == [204]  # SyConn's single linkage: one synapse
+    apart, memb = group_synapses(t, voxel_size_nm=VS, gap_nm=250, min_size_vx=100,
+                                 large_gap_nm=150)
+    # the fragment joins the nearer cleft (140 nm), the clefts (300 nm apart) stay two
+    assert sorted(apart["size_vx"].to_pylist()) == [100, 104]
+    big = apart.filter(pa.compute.equal(apart["size_vx"], 104))
+    assert big["bbox_min_x"].to_pylist() == [25]
+    # two clefts 100 nm apart are one synapse either way
+    near = _table(np.concatenate([a, _slab(20, 0, 0, 10, 10, 1)]))
+    one, _ = group_synapses(near, voxel_size_nm=VS, gap_nm=250, min_size_vx=100,
+                            large_gap_nm=150)
+    assert one["size_vx"].to_pylist() == [200]
+
+
+def test_split_organelles_by_cell():
+    # object 7 (100 voxels): 3 points in supervoxel 1 (cell 10), 1 in supervoxel 2 (cell 20);
+    # object 8: both points outside any cell (supervoxel 0)
+    objs = pa.table({"id": np.array([7, 8], np.uint64), "size_vx": [100, 40]})
+    pts = pa.table({"org_id": np.array([7, 7, 7, 7, 8, 8], np.uint64),
+                    "sv_id": np.array([1, 1, 1, 2, 0, 0], np.uint64),
+                    "x": [0, 1, 2, 9, 5, 5], "y": [0, 0, 0, 0, 5, 5], "z": [0, 0, 0, 0, 5, 5]})
+    sv, cell = np.array([1, 2], np.uint64), np.array([10, 20], np.uint64)
+    o, p = split_organelles(objs, pts, sv, cell, [10, 20])
+    assert o.to_pylist() == [
+        {"org_id": 1, "cell_id": 10, "size_vx": 75, "rep_x": 1, "rep_y": 0, "rep_z": 0},
+        {"org_id": 2, "cell_id": 20, "size_vx": 25, "rep_x": 9, "rep_y": 0, "rep_z": 0}]
+    assert p["org_id"].to_pylist() == [1, 1, 1, 2]
+    o2, _ = split_organelles(objs, pts, sv, cell, [20])
+    assert o2["size_vx"].to_pylist() == [25]
+    o3, p3 = split_organelles(objs, pts, sv, cell, [99])
+    assert o3.num_rows == 0 and p3.num_rows == 0
+
+
+def test_sj_object_shares():
+    # synapse 1: 3 voxels of sj object 5; synapse 2: 1 voxel of object 5, 2 of object 6;
+    # synapse 3: a voxel on no object.  Object 5 has 8 voxels, object 6 has 2.
+    memb = pa.table({"synapse_id": np.array([1, 1, 1, 2, 2, 2, 3], np.uint64),
+                     "x": [0, 1, 2, 9, 20, 21, 40], "y": [0] * 7, "z": [0] * 7})
+    sjv = pa.table({"x": [0, 1, 2, 9, 20, 21, 40], "y": [0] * 7, "z": [0] * 7,
+                    "sj_id": np.array([5, 5, 5, 5, 6, 6, 0], np.uint64)})
+    sizes = pa.table({"id": np.array([5, 6], np.uint64), "size_vx": [8, 2]})
+    share, overlap = sj_object_shares([1, 2, 3], memb, sjv, sizes)
+    assert share.tolist() == [0.75, 1.0, 0.0]
+    assert overlap.tolist() == [0.375, 1.0, 0.0]
+    share, overlap = sj_object_shares([1, 2, 3], memb, None)
+    assert share.tolist() == overlap.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_synapse_rows_turn_features_into_pre_and_post():
+    vx = np.concatenate([_slab(0, 0, 0, 10, 10, 1), _slab(100, 0, 0, 10, 10, 1)])
+    syn, _ = group_synapses(_table(vx), voxel_size_nm=VS)
+    feats = {"cell_a": syn["cell_a"], "cell_b": syn["cell_b"]}
+    for kind in ("mi", "vc"):
+        for side, vals in (("a", [1.0, 7.0]), ("b", [5.0, 2.0])):
+            feats[f"n_{kind}_objs_{side}"] = np.array(vals, np.int64)
+            feats[f"n_{kind}_vxs_{side}"] = np.array(vals) * 100.4
+            feats[f"min_dst_{kind}_nm_{side}"] = np.array(vals) * 10
+    rows = synapse_rows(syn, pa.table(feats), cs_ids=np.array([3, 3]),
+                        extra={"sj_share": [1.0, 0.5]})
+    r = rows.to_pylist()
+    # synapse 0: cell 2 (b) has more vesicle-cloud voxels: it is presynaptic
+    assert (r[0]["cell_pre"], r[0]["cell_post"]) == (2, 1)
+    assert (r[0]["n_vc_vxs_pre"], r[0]["n_vc_vxs_post"]) == (502, 100)
+    assert (r[1]["cell_pre"], r[1]["cell_post"]) == (1, 2)
+    assert (r[1]["min_dst_mi_nm_pre"], r[1]["min_dst_mi_nm_post"]) == (70.0, 20.0)
+    assert [x["sj_share"] for x in r] == [1.0, 0.5]
+    assert r[0]["bb_max_x"] == 10 and r[0]["contact_site_id"] == 3
