@@ -18,6 +18,7 @@ __all__ = [
     "ReadOnlyRoleError",
     "StorageError",
     "PipelineError",
+    "ModelError",
 ]
 
 
@@ -59,3 +60,7 @@ class StorageError(SyconnError, OSError):
 
 class PipelineError(SyconnError, RuntimeError):
     """A pipeline task failed; the message names the task and the reason."""
+
+
+class ModelError(SyconnError, ValueError):
+    """A model file is missing, corrupt, of another kind or of an unsupported format version."""

@@ -1,0 +1,134 @@
+"""Decision forests as plain arrays: exported from scikit-learn, evaluated with numba.
+
+A shipped model must load without unpickling code (a pickle runs whatever it holds, and breaks
+when scikit-learn's private classes change between versions).  :class:`Forest` holds the trees of a
+fitted ``RandomForestClassifier`` as five node arrays; :func:`forest_proba` walks them and gives
+the same probabilities as ``predict_proba`` (features are cast to float32 first, as scikit-learn
+does, and compared with the float64 thresholds).
+
+Examples
+--------
+>>> import numpy as np
+>>> from sklearn.ensemble import RandomForestClassifier
+>>> X = np.array([[0.0], [1.0], [2.0], [3.0]]); y = np.array([0, 0, 1, 1])
+>>> f = forest_from_sklearn(RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y))
+>>> forest_proba(f, np.array([[0.2], [2.8]])).tolist()
+[0.0, 1.0]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from syconn.errors import InputError
+
+__all__ = ["Forest", "forest_from_sklearn", "forest_proba"]
+
+
+@dataclass(frozen=True)
+class Forest:
+    """Binary-classification trees, nodes of all trees concatenated.
+
+    ``left`` / ``right``: child node index (global), -1 at a leaf; ``feature`` / ``threshold``:
+    the split ``x[feature] <= threshold`` goes left; ``value``: P(class 1) at a leaf; ``roots``:
+    the first node of every tree.
+    """
+
+    left: np.ndarray
+    right: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    value: np.ndarray
+    roots: np.ndarray
+    n_features: int
+
+    @property
+    def n_trees(self) -> int:
+        return int(len(self.roots))
+
+    @property
+    def n_nodes(self) -> int:
+        return int(len(self.left))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The node arrays by name (for saving)."""
+        return {"left": self.left, "right": self.right, "feature": self.feature,
+                "threshold": self.threshold, "value": self.value, "roots": self.roots}
+
+    @classmethod
+    def from_arrays(cls, arrays, n_features: int) -> "Forest":
+        """Rebuild from :meth:`arrays`; checks that every index stays inside the forest."""
+        f = cls(left=np.ascontiguousarray(arrays["left"], np.int32),
+                right=np.ascontiguousarray(arrays["right"], np.int32),
+                feature=np.ascontiguousarray(arrays["feature"], np.int32),
+                threshold=np.ascontiguousarray(arrays["threshold"], np.float64),
+                value=np.ascontiguousarray(arrays["value"], np.float64),
+                roots=np.ascontiguousarray(arrays["roots"], np.int32), n_features=int(n_features))
+        n = f.n_nodes
+        if not (len(f.right) == len(f.feature) == len(f.threshold) == len(f.value) == n):
+            raise InputError("forest: node arrays of different lengths")
+        inner = f.left >= 0
+        if (n == 0 or f.n_trees == 0 or np.any(f.roots < 0) or np.any(f.roots >= n)
+                or np.any(f.left[inner] <= np.flatnonzero(inner))
+                or np.any(f.right[inner] <= np.flatnonzero(inner)) or np.any(f.right[inner] >= n)
+                or np.any(f.left[inner] >= n) or np.any(f.right[~inner] >= 0)
+                or np.any(f.feature[inner] < 0) or np.any(f.feature[inner] >= f.n_features)):
+            raise InputError("forest: node arrays do not form trees over the features")
+        return f
+
+
+def forest_from_sklearn(model) -> Forest:
+    """The trees of a fitted scikit-learn ``RandomForestClassifier`` (or ``ExtraTrees``) with
+    two classes, as a :class:`Forest`."""
+    if len(getattr(model, "classes_", ())) != 2:
+        raise InputError("forest_from_sklearn: expected a fitted two-class forest classifier")
+    parts = {k: [] for k in ("left", "right", "feature", "threshold", "value")}
+    roots = []
+    offset = 0
+    for est in model.estimators_:
+        t = est.tree_
+        leaf = t.children_left < 0
+        roots.append(offset)
+        parts["left"].append(np.where(leaf, -1, t.children_left + offset))
+        parts["right"].append(np.where(leaf, -1, t.children_right + offset))
+        parts["feature"].append(np.where(leaf, 0, t.feature))
+        parts["threshold"].append(np.where(leaf, 0.0, t.threshold))
+        v = t.value[:, 0, :]
+        parts["value"].append(v[:, 1] / np.maximum(v.sum(axis=1), 1e-300))
+        offset += t.node_count
+    arrays = {k: np.concatenate(v) for k, v in parts.items()}
+    arrays["roots"] = np.asarray(roots)
+    return Forest.from_arrays(arrays, int(model.n_features_in_))
+
+
+@njit(cache=True, nogil=True)
+def _forest_proba(X, left, right, feature, threshold, value, roots):
+    n = X.shape[0]
+    out = np.zeros(n)
+    for i in range(n):
+        s = 0.0
+        for t in range(roots.shape[0]):
+            node = roots[t]
+            while left[node] >= 0:
+                if X[i, feature[node]] <= threshold[node]:
+                    node = left[node]
+                else:
+                    node = right[node]
+            s += value[node]
+        out[i] = s / roots.shape[0]
+    return out
+
+
+def forest_proba(forest: Forest, X) -> np.ndarray:
+    """P(class 1) per row of ``X`` (n, n_features): the mean of the trees' leaf values."""
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[1] != forest.n_features:
+        raise InputError(f"features: shape {X.shape}, expected (n, {forest.n_features})")
+    X = np.ascontiguousarray(X, np.float32)
+    if not np.all(np.isfinite(X)):
+        raise InputError("features: NaN or infinite values")
+    return _forest_proba(X, forest.left, forest.right, forest.feature, forest.threshold,
+                         forest.value, forest.roots)

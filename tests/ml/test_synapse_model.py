@@ -1,0 +1,155 @@
+"""Tests for syconn.ml.synapses and syconn.ml.synapse_training: features, the model file, the
+shipped model."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from syconn.errors import InputError, ModelError
+from syconn.ml.synapse_training import pr_figures, train_synapse_model
+from syconn.ml.synapses import FEATURES, NO_ORGANELLE_CAP_NM, feature_matrix, load_model
+
+VS = (10.0, 10.0, 20.0)
+
+
+def _rows(n, rng, synaptic):
+    """Candidate rows: synaptic ones are large, with vesicles near the presynaptic side and a
+    strong sj band; the others small, without vesicles, weak sj."""
+    s = np.asarray(synaptic, bool)
+    return pd.DataFrame({
+        "size_vx": np.where(s, rng.integers(800, 4000, n), rng.integers(100, 600, n)),
+        "area_um2": np.where(s, rng.uniform(0.05, 0.3, n), rng.uniform(0.005, 0.05, n)),
+        **{f"n_vc_vxs_{p}": np.where(s & (p == "pre"), rng.integers(500, 5000, n), 0)
+           for p in ("pre", "post")},
+        **{f"n_vc_objs_{p}": np.where(s & (p == "pre"), 1, 0) for p in ("pre", "post")},
+        **{f"min_dst_vc_nm_{p}": np.where(s & (p == "pre"), rng.uniform(0, 200, n), 1e12)
+           for p in ("pre", "post")},
+        **{f"n_mi_vxs_{p}": rng.integers(0, 3000, n) for p in ("pre", "post")},
+        **{f"n_mi_objs_{p}": rng.integers(0, 3, n) for p in ("pre", "post")},
+        **{f"min_dst_mi_nm_{p}": rng.uniform(0, 3000, n) for p in ("pre", "post")},
+        "sj_share": np.where(s, rng.uniform(0.8, 1, n), rng.uniform(0, 1, n)),
+        "sj_overlap": np.where(s, rng.uniform(0.3, 0.9, n), rng.uniform(0, 0.3, n)),
+        "sj_prob_mean": np.where(s, rng.uniform(0.5, 0.9, n), rng.uniform(0.2, 0.5, n)),
+        "sj_prob_max": np.where(s, rng.uniform(0.7, 1, n), rng.uniform(0.2, 0.7, n)),
+        "sym_prop": rng.uniform(0, 0.5, n), "asym_prop": rng.uniform(0, 0.5, n),
+        "direction_confidence": np.where(s, 1.0, 0.0),
+    })
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    y = (np.arange(300) % 2).astype(int)
+    rows = _rows(300, rng, y)
+    model, report = train_synapse_model(feature_matrix(rows, VS), y, np.arange(300) % 4,
+                                        seed=1, n_trees=20)
+    path = model.save(tmp_path_factory.mktemp("model") / "m.npz")
+    return model, report, path, rows, rng
+
+
+def test_feature_matrix_units():
+    rows = {"size_vx": [100], "n_vc_vxs_pre": [500], "min_dst_mi_nm_post": [1e12],
+            "sj_share": [0.5]}
+    X = feature_matrix(rows, VS, names=("size_um3", "vc_um3_pre", "min_dst_mi_nm_post",
+                                        "sj_share"))
+    # 100 voxels of 2000 nm^3 = 2e5 nm^3 = 2e-4 um^3; 500 -> 1e-3 um^3; "none near" capped
+    np.testing.assert_allclose(X, [[2e-4, 1e-3, NO_ORGANELLE_CAP_NM, 0.5]], rtol=1e-6)
+    with pytest.raises(InputError, match="'sj_overlap' missing"):
+        feature_matrix(rows, VS, names=("sj_overlap",))
+    with pytest.raises(InputError, match=r"NaN or infinite values in \['sj_share'\]"):
+        feature_matrix({"sj_share": [np.nan]}, VS, names=("sj_share",))
+
+
+def test_round_trip_gives_the_same_probabilities(trained):
+    model, report, path, rows, rng = trained
+    back = load_model(path)
+    new = _rows(50, rng, np.arange(50) % 2)
+    np.testing.assert_array_equal(back.predict_proba(new, VS), model.predict_proba(new, VS))
+    assert back.digest == model.digest
+    assert back.features == FEATURES and back.card["format_version"] == 1
+    assert back.card["cross_validation"]["n_candidates"] == 300
+    # the separable toy data are learnt: cross-validated figures near 1
+    assert report.precision > 0.9 and report.recall > 0.9 and report.folds.startswith("4 folds")
+    p = model.predict_proba(new, VS)
+    assert ((p >= 0) & (p <= 1)).all()
+    assert pr_figures(np.arange(50) % 2, p) >= (0.9, 0.9)
+
+
+def test_training_is_reproducible(trained, tmp_path):
+    model, _, path, rows, _ = trained
+    y = (np.arange(300) % 2).astype(int)
+    again, _ = train_synapse_model(feature_matrix(rows, VS), y, np.arange(300) % 4, seed=1,
+                                   n_trees=20)
+    again.save(tmp_path / "again.npz")
+    assert (tmp_path / "again.npz").read_bytes() == path.read_bytes()
+
+
+def test_too_few_labels():
+    rng = np.random.default_rng(1)
+    y = np.array([1] * 20 + [0] * 3)
+    with pytest.raises(InputError, match="20 synaptic and 3 non-synaptic"):
+        train_synapse_model(feature_matrix(_rows(23, rng, y), VS), y)
+
+
+def _write(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+def test_corrupt_or_foreign_files(trained, tmp_path):
+    _, _, good, *_ = trained
+    cases = {}
+    cases["missing"] = (tmp_path / "nope.npz", "no such model file")
+    (tmp_path / "text.npz").write_text("hello")
+    cases["text"] = (tmp_path / "text.npz", "not a readable model file")
+    trunc = tmp_path / "trunc.npz"
+    trunc.write_bytes(good.read_bytes()[:200])
+    cases["truncated"] = (trunc, "not a readable model file")
+    cases["no card"] = (_write(tmp_path / "nocard.npz", a=np.zeros(3)), "no card")
+    foreign = json.dumps({"format": "something-else"}).encode()
+    cases["foreign"] = (_write(tmp_path / "foreign.npz", card=np.frombuffer(foreign, np.uint8)),
+                        "format 'something-else'")
+    with np.load(good) as z:
+        arrays = {k: z[k] for k in z.files}
+    card = json.loads(bytes(arrays["card"]).decode())
+    card["format_version"] = 99
+    cases["version"] = (_write(tmp_path / "v99.npz", **{**arrays, "card": np.frombuffer(
+        json.dumps(card).encode(), np.uint8)}), "format version 99")
+    bad = dict(arrays)
+    bad["left"] = np.full_like(arrays["left"], 10**6)
+    cases["arrays"] = (_write(tmp_path / "bad.npz", **bad), "corrupt model")
+    for name, (path, text) in cases.items():
+        with pytest.raises(ModelError, match=text) as exc:
+            load_model(path)
+        msg = str(exc.value)
+        assert "\n" not in msg and str(path) in msg, name
+    # a zip that is not an npz: BadZipFile and friends are one line too
+    with zipfile.ZipFile(tmp_path / "zip.npz", "w") as z:
+        z.writestr("card.npy", b"not an array")
+    with pytest.raises(ModelError, match="not a readable model file"):
+        load_model(tmp_path / "zip.npz")
+
+
+def test_shipped_model_scores_candidates_without_sj_or_vesicles_low():
+    model = load_model()
+    assert model.card["format"] == "syconn-synapse-classifier"
+    assert model.card["training"]["synthetic_seeds"]
+    rng = np.random.default_rng(5)
+    good = _rows(40, rng, np.ones(40, bool))
+    assert np.median(model.predict_proba(good, VS)) > 0.5
+    no_vc = good.copy()
+    for c in ("n_vc_vxs_pre", "n_vc_vxs_post", "n_vc_objs_pre", "n_vc_objs_post"):
+        no_vc[c] = 0
+    for c in ("min_dst_vc_nm_pre", "min_dst_vc_nm_post"):
+        no_vc[c] = 1e12
+    no_vc["direction_confidence"] = 0.0
+    assert (model.predict_proba(no_vc, VS) < 0.5).all()
+    no_sj = good.copy()
+    for c in ("sj_share", "sj_overlap", "sj_prob_mean", "sj_prob_max"):
+        no_sj[c] = 0.0
+    assert (model.predict_proba(no_sj, VS) < 0.5).all()
