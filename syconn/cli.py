@@ -24,6 +24,9 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+train_app = typer.Typer(help="Train the models syconn ships (synapse classifier).",
+                        no_args_is_help=True)
+app.add_typer(train_app, name="train")
 
 Vec3f = Optional[tuple[float, float, float]]
 Vec3i = Optional[tuple[int, int, int]]
@@ -304,6 +307,37 @@ def export_cmd(
             raise InputError(f"--cells: got {cells!r}, expected comma-separated integer ids") \
                 from None
     export(wd, fmt, out, cells=ids, kind=kind, volume=volume, log=typer.echo)
+
+
+@train_app.command("synapses")
+def train_synapses_cmd(
+    out: Path = typer.Argument(..., help="model file to write (.npz)"),
+    wds: Optional[list[Path]] = typer.Argument(
+        None, help="processed working directories to take labelled candidates from: the first "
+        "ones labelled by --annotations (in order), the rest by their synthetic ground truth"),
+    annotations: Optional[list[Path]] = typer.Option(
+        None, "--annotations", help="CSV with x, y, z (voxels) and label synaptic/non-synaptic; "
+        "each row labels the candidate nearest to it within 20 voxels (L1); repeat per WD"),
+    synthetic: Optional[str] = typer.Option(
+        None, "--synthetic", help="seeds of varied synthetic volumes to make and label, e.g. "
+        "100-111 (syconn synth --variation)"),
+    workdir: Path = typer.Option(Path("syconn_train"), "--workdir",
+                                 help="where the synthetic volumes and their runs go"),
+    size_um: float = typer.Option(5.0, "--size-um", min=1.0,
+                                  help="edge of each synthetic volume (um)"),
+    seed: int = typer.Option(0, help="seed of the forest and the folds"),
+    trees: Optional[int] = typer.Option(None, "--trees", min=1, help="trees (default 300)"),
+    min_leaf: Optional[int] = typer.Option(None, "--min-leaf", min=1,
+                                           help="minimum candidates per leaf (default 2)"),
+    workers: int = typer.Option(2, "--workers", "-j", min=1, help="parallel worker processes"),
+) -> None:
+    """Train the synapse classifier; prints a cross-validated report and writes the model."""
+    from syconn.train import parse_seeds, train_synapses
+
+    train_synapses(out, working_dirs=wds or [], annotations=annotations or [],
+                   synthetic=parse_seeds(synthetic) if synthetic else [], workdir=workdir,
+                   size_um=size_um, seed=seed, n_trees=trees, min_samples_leaf=min_leaf,
+                   workers=workers, log=typer.echo)
 
 
 def _register_optional() -> None:

@@ -23,11 +23,13 @@ from scipy.spatial import cKDTree
 from syconn.config import load_config
 from syconn.db import run_query
 from syconn.errors import InputError
+from syconn.proc.cells import map_supervoxels, sorted_mapping
 from syconn.proc.skeletons import TEASAR_PARAMS, Skeleton
 from syconn.workdir import open_engine
 
 __all__ = ["Evaluation", "evaluate", "match_synapses", "MATCH_DISTANCE_NM", "SkeletonEvaluation",
-           "evaluate_skeletons", "score_skeletons"]
+           "evaluate_skeletons", "score_skeletons", "SynapseScore", "score_synapses",
+           "synapse_tables"]
 
 MATCH_DISTANCE_NM = 500.0
 
@@ -93,6 +95,83 @@ def match_synapses(pred: pd.DataFrame, true: pd.DataFrame, voxel_size_nm,
     return out
 
 
+@dataclass
+class SynapseScore:
+    """Synapse detection against a ground truth, at a threshold and over all thresholds."""
+
+    n_true: int
+    n_candidates: int
+    n_predicted: int            # candidates with syn_prob > threshold
+    n_matched: int
+    precision: float
+    recall: float
+    f1: float
+    average_precision: float    # over all candidates ranked by syn_prob; missed truth counts
+    candidate_recall: float     # true synapses with any candidate, whatever its syn_prob
+    direction_accuracy: float   # of matched: pre cell right
+    sign_accuracy: float        # of matched
+    threshold: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def score_synapses(pred: pd.DataFrame, true: pd.DataFrame, voxel_size_nm, *,
+                   threshold: float = 0.5, max_dist_nm: float = MATCH_DISTANCE_NM
+                   ) -> tuple[SynapseScore, np.ndarray, np.ndarray]:
+    """Score synapse candidates against the truth.
+
+    ``pred``: every candidate (``cell_a < cell_b``, ``x, y, z`` voxels, ``syn_prob``,
+    ``cell_pre`` (0 where undetermined), ``sign``); ``true``: ``cell_a, cell_b, x, y, z,
+    pre_cell_id, sign``.  Precision and recall count the candidates with ``syn_prob >
+    threshold`` matched one to one (:func:`match_synapses`).  Average precision ranks all
+    candidates by ``syn_prob``, each labelled by one matching of all candidates, and divides by
+    every true synapse (one that no candidate finds caps the recall).
+
+    Returns the score and the precision-recall curve (precision, recall per rank).
+    """
+    keep = (pred["syn_prob"] > threshold).to_numpy()
+    sel = pred[keep].reset_index(drop=True)
+    m = match_synapses(sel, true, voxel_size_nm, max_dist_nm)
+    n_m, n_p, n_t = len(m), len(sel), len(true)
+    if n_m:
+        pi, ti = map(np.array, zip(*m))
+        direction = float(np.mean(sel["cell_pre"].to_numpy()[pi] ==
+                                  true["pre_cell_id"].to_numpy()[ti]))
+        sign = float(np.mean(sel["sign"].to_numpy()[pi] == true["sign"].to_numpy()[ti]))
+    else:
+        direction = sign = 0.0
+    p = n_m / n_p if n_p else 0.0
+    r = n_m / n_t if n_t else 0.0
+    all_m = match_synapses(pred.reset_index(drop=True), true, voxel_size_nm, max_dist_nm)
+    hit = np.zeros(len(pred), bool)
+    hit[[i for i, _ in all_m]] = True
+    order = np.argsort(-pred["syn_prob"].to_numpy(), kind="stable")
+    tp = np.cumsum(hit[order])
+    prec = tp / np.arange(1, len(order) + 1) if len(order) else np.zeros(0)
+    rec = tp / n_t if n_t else np.zeros(len(order))
+    ap = float((prec * hit[order]).sum() / n_t) if n_t else 0.0
+    score = SynapseScore(n_true=n_t, n_candidates=len(pred), n_predicted=n_p, n_matched=n_m,
+                         precision=p, recall=r, f1=2 * p * r / (p + r) if p + r else 0.0,
+                         average_precision=ap, candidate_recall=len(all_m) / n_t if n_t else 0.0,
+                         direction_accuracy=direction, sign_accuracy=sign, threshold=threshold)
+    return score, prec, rec
+
+
+def synapse_tables(wd: Path | str, gt_dir: Path | str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every synapse candidate of ``wd`` (from SQL, with ``syn_prob``) and the truth of a
+    ``syconn synth`` folder, as :func:`score_synapses` takes them."""
+    _, tables = _ground_truth(Path(gt_dir))
+    engine = open_engine(wd, read_only=True)
+    cols, rows = run_query(engine, "SELECT id, cell_pre, cell_post, cell_a, cell_b, rep_x, "
+                                   "rep_y, rep_z, sign, syn_prob FROM synapses")
+    pred = pd.DataFrame(rows, columns=cols).rename(columns={"rep_x": "x", "rep_y": "y",
+                                                            "rep_z": "z"})
+    pred = pred.fillna({"cell_pre": 0, "cell_post": 0})
+    true = _pair_columns(pd.read_parquet(tables["synapses"]), "pre_cell_id", "post_cell_id")
+    return pred, true
+
+
 def _pair_columns(df: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
     lo = np.minimum(df[a].to_numpy(), df[b].to_numpy())
     hi = np.maximum(df[a].to_numpy(), df[b].to_numpy())
@@ -116,23 +195,8 @@ def evaluate(wd: Path | str, gt_dir: Path | str) -> Evaluation:
     vs = cfg.dataset.voxel_size_nm
     engine = open_engine(wd, cfg, read_only=True)
 
-    cols, rows = run_query(engine, "SELECT id, cell_pre, cell_post, rep_x, rep_y, rep_z, sign, "
-                                   "syn_prob FROM synapses")
-    pred = pd.DataFrame(rows, columns=cols)
-    pred = pred[pred["syn_prob"] > cfg.cell_objects.thresh_synssv_proba].reset_index(drop=True)
-    pred = pred.rename(columns={"rep_x": "x", "rep_y": "y", "rep_z": "z"})
-    pred = _pair_columns(pred.fillna({"cell_pre": 0, "cell_post": 0}), "cell_pre", "cell_post")
-    true = pd.read_parquet(tables["synapses"])
-    true = _pair_columns(true, "pre_cell_id", "post_cell_id")
-    matches = match_synapses(pred, true, vs)
-    n_m = len(matches)
-    if n_m:
-        pi, ti = map(np.array, zip(*matches))
-        direction = float(np.mean(pred["cell_pre"].to_numpy()[pi] ==
-                                  true["pre_cell_id"].to_numpy()[ti]))
-        sign = float(np.mean(pred["sign"].to_numpy()[pi] == true["sign"].to_numpy()[ti]))
-    else:
-        direction = sign = 0.0
+    pred, true = synapse_tables(wd, gt_dir)
+    syn, _, _ = score_synapses(pred, true, vs, threshold=cfg.cell_objects.thresh_synssv_proba)
 
     # objects below the configured minimum size are not reported by design (min_obj_vx, the
     # original's too); ground-truth mitochondria cut by the volume border can be that small
@@ -152,11 +216,10 @@ def evaluate(wd: Path | str, gt_dir: Path | str) -> Evaluation:
     db_sv = pd.DataFrame(rows, columns=cols)
     merged = gt_sv.merge(db_sv, on="sv_id", how="outer", suffixes=("_gt", "_db"))
     wrong = int((merged["cell_id_gt"] != merged["cell_id_db"]).sum())
-    n_true, n_pred = len(true), len(pred)
     return Evaluation(
-        n_true_synapses=n_true, n_predicted_synapses=n_pred, n_matched=n_m,
-        precision=n_m / n_pred if n_pred else 0.0, recall=n_m / n_true if n_true else 0.0,
-        direction_accuracy=direction, sign_accuracy=sign,
+        n_true_synapses=syn.n_true, n_predicted_synapses=syn.n_predicted,
+        n_matched=syn.n_matched, precision=syn.precision, recall=syn.recall,
+        direction_accuracy=syn.direction_accuracy, sign_accuracy=syn.sign_accuracy,
         n_true_mitochondria=mito_true, n_predicted_mitochondria=int(mito_pred),
         mitochondria_count_error=(mito_pred - mito_true) / mito_true if mito_true else 0.0,
         supervoxel_to_cell_exact=wrong == 0, n_supervoxels_wrong_cell=wrong)
@@ -240,15 +303,10 @@ def evaluate_skeletons(wd: Path | str, gt_dir: Path | str, *,
     _, tables = _ground_truth(Path(gt_dir))
     cfg = load_config(wd)
     cells = pd.read_parquet(tables["cells"])
-    sv_cell = pd.read_parquet(tables["supervoxels"])
-    sv_ids = sv_cell["sv_id"].to_numpy().astype(np.uint64)
-    order = np.argsort(sv_ids)
-    sv_ids, sv_cells = sv_ids[order], sv_cell["cell_id"].to_numpy()[order]
+    lookup = sorted_mapping(pd.read_parquet(tables["supervoxels"]))
 
     def cell_at(points_vx: np.ndarray) -> np.ndarray:
-        labels = _labels_at(cfg.inputs.seg, points_vx)
-        pos = np.clip(np.searchsorted(sv_ids, labels), 0, max(len(sv_ids) - 1, 0))
-        return np.where(sv_ids[pos] == labels, sv_cells[pos], 0)
+        return map_supervoxels(_labels_at(cfg.inputs.seg, points_vx), *lookup)
 
     engine = open_engine(wd, cfg, read_only=True)
     _, rows = run_query(engine, "SELECT id, skeleton_status FROM cells")

@@ -235,7 +235,11 @@ def run_pipeline(wd: Path | str, *, workers: int = 1, scheduler_host: str | None
     if keep_alive and not scheduler_host:
         raise ValueError("keep_alive needs a central scheduler (scheduler_host)")
     wd = str(Path(wd))
-    load_config(wd)  # a bad config.yml fails here, before any task is scheduled
+    cfg = load_config(wd)  # a bad config.yml fails here, before any task is scheduled
+    if task is None:  # and so does a missing, corrupt or foreign synapse model
+        from syconn.tasks.synapses import synapse_model
+
+        synapse_model(cfg, wd)
     if scheduler_host:
         check_scheduler(scheduler_host, scheduler_port)
     threads_per_worker(1)

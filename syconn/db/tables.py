@@ -171,6 +171,13 @@ synapses = Table(
     Column("cell_a", BigInteger, comment="partner cells, cell_a < cell_b"),
     Column("cell_b", BigInteger),
     Column("contact_site_id", BigInteger, comment="contact_sites.id of the pair"),
+    # migration 0008: classifier inputs the columns above do not hold
+    Column("sj_share", Float,
+           comment="largest share of one sj object's synapse voxels that this synapse holds"),
+    Column("sj_overlap", Float,
+           comment="largest share of one sj object's voxels that lie on this synapse"),
+    Column("sj_prob_mean", Float, comment="mean sj probability (0-1) at the synapse's voxels"),
+    Column("sj_prob_max", Float, comment="largest sj probability (0-1) at the synapse's voxels"),
     comment="synapses between cells, with partners, sign and probability",
 )
 

@@ -17,10 +17,10 @@ from syconn.tasks.organelles import OrganelleBlock, OrganelleRelabel, Organelles
 from syconn.tasks.pipeline import Pipeline
 from syconn.tasks.prepare import Prepare
 from syconn.tasks.supervoxels import Cells, SupervoxelBlock, Supervoxels
-from syconn.tasks.synapses import ContactBlock, Synapses
+from syconn.tasks.synapses import ContactBlock, SynapseFeatures, Synapses
 
 __all__ = ["Block", "block_grid", "Prepare", "SupervoxelBlock", "Supervoxels", "Cells",
            "OrganelleBlock", "OrganelleStitch", "OrganelleRelabel", "Organelles", "Pipeline",
-           "ContactBlock", "Synapses", "MatrixExport", "MeshBlock", "MeshMerge", "Meshes",
+           "ContactBlock", "SynapseFeatures", "Synapses", "MatrixExport", "MeshBlock", "MeshMerge", "Meshes",
            "SynapseMeshes", "SkeletonBlock", "SkeletonMerge", "Skeletons", "CellMorphology",
            "Morphology"]

@@ -3,11 +3,13 @@
 ``ContactBlock[block]`` maps the block's supervoxels (core + :func:`contact_halo_vx`) to cells and
 runs :func:`~syconn.proc.contacts.find_contacts`: per cell pair the contact statistics of the
 core, its first contact voxel, and the synapse-fragment voxels (contact voxels in the sj mask,
-with their sym/asym flags).  ``Synapses`` reduces the blocks into ``contact_sites`` and groups
-the fragment voxels into cell-level ``synapses`` with organelle-proximity features, direction,
-sign and probability; both tables are loaded in one transaction with the completion row.
+with their sym/asym flags, sj value and sj object).  ``SynapseFeatures`` reduces the blocks into
+contact sites and groups the fragment voxels into cell-level synapse candidates with their
+features (organelle proximity, sj objects, sj probability, direction, sign); ``Synapses``
+classifies them (``syn_prob``, :mod:`syconn.ml.synapses`) and loads ``contact_sites`` and
+``synapses`` in one transaction with the completion row.
 
-Both steps are independent of the block layout: the halo is exact (:mod:`syconn.proc.contacts`),
+The steps are independent of the block layout: the halo is exact (:mod:`syconn.proc.contacts`),
 contact-site ids are a hash of the cell pair, synapse ids a hash of the pair and the synapse's
 first voxel, and every representative voxel is chosen by a rule on global coordinates.
 
@@ -23,13 +25,15 @@ Choices worth knowing:
   (A voxel near the centroid would need every contact voxel of the pair at once.)
 - Contact sites smaller than ``min_obj_vx.cs`` voxels are not stored (the original's ``cs``
   size filter); every synapse's contact site is kept since synapses have >= ``syn_ssv`` voxels.
-- Synapse bounding boxes follow the table convention (``bb_max_*`` exclusive) although
-  :func:`group_synapses` reports them inclusive, as the original's syn_ssv: +1 here.
 - Undetermined direction (equal vesicle-cloud voxels on both sides): ``cell_pre`` and
   ``cell_post`` are NULL, ``direction_confidence`` 0; the partners stay in ``cell_a < cell_b``.
+- Every candidate is stored with its ``syn_prob``, whatever its value; ``connections`` and the
+  cell counts apply ``dataset.syn_prob_threshold``.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import luigi
 import numpy as np
@@ -37,38 +41,39 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from syconn.io import open_volume
+from syconn.ml.synapses import SynapseModel, load_model
 from syconn.proc import (
     contact_halo_vx,
     find_contacts,
     group_synapses,
     merge_contact_stats,
     organelle_proximity,
-    syn_prob_rule,
-    synapse_direction,
+    sj_object_shares,
+    split_organelles,
+    synapse_rows,
 )
 from syconn.proc.synapses import _hash_cols
 from syconn.tasks.base import DBTarget, SyconnTask, atomic_path, read_parquet, write_parquet
 from syconn.tasks.organelles import OrganelleRelabel, Organelles, organelle_dir
-from syconn.tasks.supervoxels import Cells, cell_labels, read_sv_to_cell, sv_to_cell_path
+from syconn.tasks.supervoxels import Cells, cell_labels, read_sv_to_cell
 
-__all__ = ["ContactBlock", "Synapses", "contact_dir", "synapses_dir", "contact_site_ids",
-           "contact_options"]
+__all__ = ["ContactBlock", "SynapseFeatures", "Synapses", "contact_dir", "synapses_dir",
+           "contact_site_ids", "contact_options", "candidates_path", "synapse_model"]
 
 #: config sections the contact blocks depend on (cells depend on rag_max_gap_vx)
 _CONTACT_SECTIONS = ("cell_objects.cs_filtersize", "cell_objects.cs_closing",
                      "cell_objects.cs_dilation", "cell_objects.extract_morph_op.sj",
+                     "cell_objects.morph_struct.sj",
                      "cell_objects.probathresholds.sj", "cell_objects.syntype_thresh",
                      "cell_objects.rag_max_gap_vx")
-_FEATURES = ("n_{k}_objs", "n_{k}_vxs", "min_dst_{k}_nm")
-
-
 def contact_dir(task: SyconnTask):
     return task.step_dir("contacts", *_CONTACT_SECTIONS)
 
 
 def synapses_dir(task: SyconnTask):
-    # synapses depend on nearly all of cell_objects (organelles, contacts, synapse settings)
-    return task.step_dir("synapses", "cell_objects")
+    """The candidates' folder: they depend on nearly all of cell_objects (organelles, contacts,
+    grouping), not on the classifier."""
+    return task.step_dir("synapses", *_feature_sections())
 
 
 def contact_options(cfg) -> dict:
@@ -76,7 +81,8 @@ def contact_options(cfg) -> dict:
     co = cfg.cell_objects
     return {"voxel_size_nm": tuple(cfg.dataset.voxel_size_nm),
             "filtersize_vx": tuple(co.cs_filtersize), "closing_iterations": co.cs_closing,
-            "dilation_iterations": co.cs_dilation, "sj_morph_ops": tuple(co.extract_morph_op.sj)}
+            "dilation_iterations": co.cs_dilation, "sj_morph_ops": tuple(co.extract_morph_op.sj),
+            "sj_struct": co.morph_struct.sj}
 
 
 def contact_site_ids(cell_a, cell_b) -> np.ndarray:
@@ -196,152 +202,62 @@ def _pair_index(ref_a, ref_b, a, b) -> np.ndarray:
 
 
 def _organelles(task: SyconnTask, kind: str, cells: np.ndarray) -> tuple[pa.Table, pa.Table]:
-    """One kind's organelles, split per cell, for the organelle-proximity features.
-
-    An organelle is what lies inside a partner cell: each object is cut into its parts per
-    cell by the supervoxel under each of its surface points (a vesicle cloud found across two
-    touching boutons counts for each bouton with its own part, not for the cell it is assigned
-    to as a whole).  A part's size is the object's size times its share of the points; its rep
-    coord is the part's point closest to the part's mean.  Only parts in ``cells`` are returned.
-    """
+    """One kind's organelles cut into their parts per cell (:func:`split_organelles`)."""
     d = organelle_dir(task, kind)
-    objs = read_parquet(d / "objects.parquet")
-    pts = read_parquet(d / "points.parquet")
-    sv_cell = read_parquet(sv_to_cell_path(task))
-    m_sv, m_cell = sv_cell["sv_id"].to_numpy(), sv_cell["cell_id"].to_numpy()
-    order = np.argsort(m_sv)
-    m_sv, m_cell = m_sv[order], m_cell[order]
-    sv = pts["sv_id"].to_numpy()
-    pos = np.clip(np.searchsorted(m_sv, sv), 0, max(len(m_sv) - 1, 0))
-    cell = np.where((sv != 0) & (m_sv[pos] == sv), m_cell[pos], 0) if len(m_sv) else sv * 0
-    keep = np.isin(cell, cells) & (cell != 0)
-    org = pts["org_id"].to_numpy()[keep]
-    cell = cell[keep]
-    xyz = np.stack([pts[c].to_numpy()[keep] for c in "xyz"], axis=1)
-    empty = pa.table({"org_id": pa.array([], pa.uint64()), "cell_id": pa.array([], pa.uint64()),
-                      "size_vx": pa.array([], pa.int64()),
-                      **{f"rep_{c}": pa.array([], pa.int64()) for c in "xyz"}})
-    if not len(org):
-        return empty, pa.table({"org_id": pa.array([], pa.uint64()),
-                                **{c: pa.array([], pa.int64()) for c in "xyz"}})
-    # part key: (organelle, cell) -> a new id 1..n, in sorted (org, cell) order
-    parts, part_idx = np.unique(np.stack([org, cell], axis=1), axis=0, return_inverse=True)
-    part_idx = part_idx.ravel()
-    n_part = np.bincount(part_idx, minlength=len(parts))
-    obj_ids = objs["id"].to_numpy().astype(np.uint64)
-    obj_size = objs["size_vx"].to_numpy()
-    n_obj_pts = np.bincount(np.searchsorted(obj_ids, org), minlength=len(obj_ids))
-    oi = np.searchsorted(obj_ids, parts[:, 0])
-    size = np.rint(obj_size[oi] * n_part / np.maximum(n_obj_pts[oi], 1)).astype(np.int64)
-    mean = np.stack([np.bincount(part_idx, weights=xyz[:, k], minlength=len(parts)) / n_part
-                     for k in range(3)], axis=1)
-    d2 = ((xyz - mean[part_idx]) ** 2).sum(axis=1)
-    best = np.lexsort((d2, part_idx))
-    first = best[np.r_[0, np.flatnonzero(np.diff(part_idx[best])) + 1]]
-    new_ids = np.arange(1, len(parts) + 1, dtype=np.uint64)
-    objects = pa.table({"org_id": new_ids, "cell_id": parts[:, 1].astype(np.uint64),
-                        "size_vx": size, **{f"rep_{c}": xyz[first, k] for k, c in enumerate("xyz")}})
-    points = pa.table({"org_id": new_ids[part_idx], **{c: xyz[:, k] for k, c in enumerate("xyz")}})
-    return objects, points
+    return split_organelles(read_parquet(d / "objects.parquet"),
+                            read_parquet(d / "points.parquet"), *read_sv_to_cell(task), cells)
 
 
-def sj_share(synapse_ids: np.ndarray, membership: pa.Table, sj_voxels: pa.Table | None
-             ) -> np.ndarray:
-    """Per synapse, the largest share it holds of one sj object's fragment voxels.
+#: settings that change the synapse classification only (not the candidates)
+_CLASSIFY_KEYS = ("synapse_model", "thresh_synssv_proba")
 
-    A synaptic junction object lies on one cleft; where its band also touches a bystander
-    cell's contact, that contact gets a small fragment of the same object.  The share
-    (fragment voxels of this synapse in the object / fragment voxels of the object in all
-    synapses) is about 1 for the real synapse and small for such spill-over.  All ones without
-    sj object ids.
+
+def _feature_sections() -> tuple[str, ...]:
+    from dataclasses import fields
+
+    from syconn.config import CellObjectsConfig
+
+    return tuple(f"cell_objects.{f.name}" for f in fields(CellObjectsConfig)
+                 if f.name not in _CLASSIFY_KEYS)
+
+
+def candidates_path(working_dir) -> Path:
+    """The synapse candidates with their features (``SynapseFeatures``' Parquet) of a working
+    directory, for its current config."""
+    return synapses_dir(Cells(working_dir=str(working_dir))) / "candidates.parquet"
+
+
+def synapse_model(cfg, working_dir) -> SynapseModel:
+    """The synapse classifier a working directory's config names (a path relative to the
+    working directory, or absolute), or the shipped one."""
+    path = cfg.cell_objects.synapse_model
+    return load_model(Path(working_dir) / path if path else None)
+
+
+class SynapseFeatures(SyconnTask):
+    """Synapse candidates and their features -> ``synapses-<hash>/`` (Parquet, no SQL).
+
+    Groups the blocks' synapse-fragment voxels into candidates (:func:`group_synapses`),
+    measures the organelles of both partners near each (:func:`organelle_proximity`), their sj
+    objects (:func:`sj_object_shares`) and direction, and reduces the contact sites.  What the
+    classifier (``Synapses``) and ``syconn train synapses`` read.
     """
-    if sj_voxels is None or not len(synapse_ids):
-        return np.ones(len(synapse_ids))
-    j = membership.join(sj_voxels, keys=["x", "y", "z"], join_type="left outer")
-    sid = j["synapse_id"].to_numpy()
-    obj = j["sj_id"].fill_null(0).to_numpy()
-    ok = obj != 0
-    pairs, counts = np.unique(np.stack([sid[ok], obj[ok]], axis=1), axis=0, return_counts=True)
-    if not len(pairs):
-        return np.ones(len(synapse_ids))
-    objs, inv = np.unique(pairs[:, 1], return_inverse=True)
-    total = np.bincount(inv.ravel(), weights=counts)
-    frac = counts / total[inv.ravel()]
-    out = np.zeros(len(synapse_ids))
-    order = np.argsort(synapse_ids)
-    pos = np.searchsorted(synapse_ids[order], pairs[:, 0])
-    found = pos < len(order)
-    found[found] = synapse_ids[order][pos[found]] == pairs[found, 0]
-    pos, frac = order[pos[found]], frac[found]
-    np.maximum.at(out, pos, frac)
-    return out
-
-
-def synapse_rows(syn: pa.Table, features: pa.Table, *, cs_ids: np.ndarray,
-                 sj_share: np.ndarray | None = None) -> pa.Table:
-    """``synapses`` rows: direction, per-partner features as pre/post, syn_prob."""
-    a = syn["cell_a"].to_numpy()
-    b = syn["cell_b"].to_numpy()
-    pre, post, conf = synapse_direction(features)
-    known = pre != 0
-    swap = known & (pre == b)  # cell_b is presynaptic: its _b features become _pre
-    cols: dict[str, pa.Array | np.ndarray] = {
-        "id": syn["synapse_id"].to_numpy().astype(np.int64),
-        "cell_pre": pa.array(pre.astype(np.int64), mask=~known),
-        "cell_post": pa.array(post.astype(np.int64), mask=~known),
-        "cell_a": a.astype(np.int64), "cell_b": b.astype(np.int64),
-        "contact_site_id": cs_ids,
-        "size_vx": syn["size_vx"], "area_um2": syn["area_um2"],
-    }
-    for c in "xyz":
-        cols[f"bb_min_{c}"] = syn[f"bbox_min_{c}"]
-    for c in "xyz":  # group_synapses: inclusive; the tables: exclusive
-        cols[f"bb_max_{c}"] = syn[f"bbox_max_{c}"].to_numpy() + 1
-    for c in "xyz":
-        cols[f"rep_{c}"] = syn[f"rep_{c}"]
-    cols.update({"sym_prop": syn["sym_prop"], "asym_prop": syn["asym_prop"],
-                 "sym_ratio": syn["sym_ratio"], "sign": syn["sign"].cast(pa.int16()),
-                 "direction_confidence": conf})
-    # undetermined direction: _a stays _pre and _b stays _post (cell_pre/post are NULL there)
-    for side in ("pre", "post"):
-        for kind in ("mi", "vc"):
-            for f in _FEATURES:
-                name = f.format(k=kind)
-                fa = features[f"{name}_a"].to_numpy()
-                fb = features[f"{name}_b"].to_numpy()
-                v = np.where(swap, fb, fa) if side == "pre" else np.where(swap, fa, fb)
-                if name.startswith("n_"):  # n_*_vxs is an estimate (float): rounded voxels
-                    v = np.rint(v).astype(np.int64)
-                cols[f"{name}_{side}"] = v
-    vc_pre = np.maximum(features["n_vc_vxs_a"].to_numpy(), features["n_vc_vxs_b"].to_numpy())
-    cols["syn_prob"] = syn_prob_rule(syn["size_vx"].to_numpy(), vc_pre, sj_share=sj_share) \
-        if len(a) else np.zeros(0)
-    return pa.table(cols)
-
-
-class Synapses(SyconnTask):
-    """Contact sites and synapses -> ``synapses-<hash>/`` Parquet and SQL, in one transaction."""
 
     def requires(self):
         return {"blocks": [ContactBlock(working_dir=self.working_dir, block_index=b.index)
                            for b in self.blocks],
                 "cells": Cells(working_dir=self.working_dir),
                 "mi": Organelles(working_dir=self.working_dir, kind="mi"),
-                "vc": Organelles(working_dir=self.working_dir, kind="vc")}
+                "vc": Organelles(working_dir=self.working_dir, kind="vc"),
+                "sj": Organelles(working_dir=self.working_dir, kind="sj")}
 
     def output(self):
         d = synapses_dir(self)
-        return {"synapses": luigi.LocalTarget(str(d / "synapses.parquet")),
+        return {"candidates": luigi.LocalTarget(str(d / "candidates.parquet")),
                 "membership": luigi.LocalTarget(str(d / "membership.parquet")),
-                "contact_sites": luigi.LocalTarget(str(d / "contact_sites.parquet")),
-                "db": DBTarget(self.working_dir, self.db_task_id())}
-
-    def complete(self):
-        return all(t.exists() for t in self.output().values())
+                "contact_sites": luigi.LocalTarget(str(d / "contact_sites.parquet"))}
 
     def run(self):
-        from syconn.db import bulk_load_many
-
         cfg = self.cfg
         co = cfg.cell_objects
         vs = tuple(cfg.dataset.voxel_size_nm)
@@ -356,10 +272,13 @@ class Synapses(SyconnTask):
         if sj_ids is not None:
             voxels = voxels.drop(["sj_id"])
         syn, memb = group_synapses(voxels, voxel_size_nm=vs, gap_nm=co.cs_gap_nm,
-                                   min_size_vx=co.min_obj_vx.syn_ssv, sym_thresh=co.sym_thresh)
+                                   min_size_vx=co.min_obj_vx.syn_ssv, sym_thresh=co.sym_thresh,
+                                   large_gap_nm=co.cs_gap_large_nm)
         del voxels
-        share = sj_share(syn["synapse_id"].to_numpy(), memb, sj_ids)
-        self.progress(2, 4, "synapses grouped")
+        sj_sizes = read_parquet(organelle_dir(self, "sj") / "objects.parquet") \
+            if sj_ids is not None else None
+        share, overlap = sj_object_shares(syn["synapse_id"].to_numpy(), memb, sj_ids, sj_sizes)
+        self.progress(2, 4, "candidates grouped")
 
         partners = np.unique(np.concatenate([syn["cell_a"].to_numpy(),
                                              syn["cell_b"].to_numpy()]))
@@ -379,15 +298,57 @@ class Synapses(SyconnTask):
         if missing.any():
             raise RuntimeError(f"{int(missing.sum())} synapse(s) without a contact site; "
                                f"report this as a bug")
-        rows = synapse_rows(syn, feats, cs_ids=cs_ids, sj_share=share)
+        rows = synapse_rows(syn, feats, cs_ids=cs_ids,
+                            extra={"sj_share": share, "sj_overlap": overlap})
         write_parquet(memb.cast(pa.schema([("synapse_id", pa.uint64()), ("x", pa.int64()),
                                            ("y", pa.int64()), ("z", pa.int64())])),
                       self.output()["membership"].path)
         write_parquet(cs, self.output()["contact_sites"].path)
+        write_parquet(rows, self.output()["candidates"].path)
+        self.progress(4, 4, "written")
+
+
+class Synapses(SyconnTask):
+    """Classify the candidates (``syn_prob``) and load contact sites and synapses into SQL, in
+    one transaction with the completion row.  The model (``cell_objects.synapse_model`` or the
+    shipped one) is part of the step's identity: another model reruns this step only."""
+
+    def requires(self):
+        return {"features": SynapseFeatures(working_dir=self.working_dir),
+                "cells": Cells(working_dir=self.working_dir)}
+
+    @property
+    def model(self) -> SynapseModel:
+        if getattr(self, "_model", None) is None:
+            self._model = synapse_model(self.cfg, self.working_dir)
+        return self._model
+
+    def output(self):
+        d = self.step_dir("syn_prob", *_feature_sections(),
+                          *(f"cell_objects.{k}" for k in _CLASSIFY_KEYS))
+        d = d.with_name(f"{d.name}-{self.model.digest[:8]}")
+        return {"synapses": luigi.LocalTarget(str(d / "synapses.parquet")),
+                "db": DBTarget(self.working_dir, self.db_task_id())}
+
+    def db_task_id(self, *sections: str) -> str:
+        return f"{super().db_task_id(*sections)}+model-{self.model.digest[:8]}"
+
+    def complete(self):
+        return all(t.exists() for t in self.output().values())
+
+    def run(self):
+        from syconn.db import bulk_load_many
+
+        co = self.cfg.cell_objects
+        inp = self.input()["features"]
+        rows = read_parquet(inp["candidates"].path)
+        cs = read_parquet(inp["contact_sites"].path)
+        prob = self.model.predict_proba(rows, self.cfg.dataset.voxel_size_nm)
+        rows = rows.append_column("syn_prob", pa.array(prob, pa.float64()))
         write_parquet(rows, self.output()["synapses"].path)
         # the threshold the `connections` view applies, with the rows it applies to
         threshold = ("UPDATE dataset SET syn_prob_threshold = :t", {"t": co.thresh_synssv_proba})
         bulk_load_many(self.engine, [("contact_sites", cs, "all"), ("synapses", rows, "all")],
                        statements=[threshold],
                        task={"task_id": self.db_task_id(), "task_family": "Synapses"})
-        self.progress(4, 4, "loaded")
+        self.progress(1, 1, "classified and loaded")

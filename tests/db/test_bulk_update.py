@@ -304,7 +304,7 @@ def test_downgrade_to_0005_and_upgrade_again(backend, engine):
         (1, 1, None)]
     assert run_query(engine, "SELECT cell_pre, n_synapses FROM connections")[1] == [(1, 1)]
 
-    assert upgrade(engine, schema=_schema(url), revision="0006") == "0006"
+    assert upgrade(engine, schema=_schema(url)) == head_revision()
     assert _rows(engine, ["id", "n_tips", "skeleton_status"]) == [(1, 3, None), (2, 4, None)]
     view = _view_columns(engine)
     assert view[view.index("n_tips") + 1: view.index("n_tips") + 3] == NEW
@@ -313,3 +313,34 @@ def test_downgrade_to_0005_and_upgrade_again(backend, engine):
     assert bulk_update(engine, "cells", pa.table({"id": [2], "skeleton_status": ["ok"]})) == 1
     assert run_query(engine, "SELECT skeleton_status FROM cells_full WHERE id = 2")[1] == [
         ("ok",)]
+
+
+SJ_FEATURES = ["sj_share", "sj_overlap", "sj_prob_mean", "sj_prob_max"]
+
+
+def test_0008_classifier_features_down_and_up(backend, engine):
+    """Migration 0008 adds the synapse classifier's sj features; a downgrade to 0007 drops them
+    and leaves the rows and every view answering; upgrading again matches the tables."""
+    _, url = backend
+    bulk_load(engine, "cells", _cells([1, 2]))
+    bulk_load(engine, "synapses", pa.table({
+        "id": [1], "cell_pre": [1], "cell_post": [2], "size_vx": [10], "area_um2": [0.5],
+        **{f"bb_{m}_{a}": [0] for m in ("min", "max") for a in "xyz"},
+        **{f"rep_{a}": [0] for a in "xyz"}, "sign": pa.array([1], pa.int16()),
+        "syn_prob": [0.9], "cell_a": [1], "cell_b": [2], "sj_share": [0.75],
+        "sj_overlap": [0.5], "sj_prob_mean": [0.6], "sj_prob_max": [0.9]}))
+    assert run_query(engine, "SELECT sj_share, sj_prob_max FROM synapses")[1] == [(0.75, 0.9)]
+    _downgrade(engine, "0007")
+    assert current_revision(engine) == "0007"
+    cols = [c["name"] for c in inspect(engine).get_columns("synapses")]
+    assert not set(SJ_FEATURES) & set(cols) and "syn_prob" in cols
+    assert run_query(engine, "SELECT cell_pre, n_synapses FROM connections")[1] == [(1, 1)]
+    assert run_query(engine, "SELECT cell_pre, n_synapses FROM all_connections")[1] == [(1, 1)]
+    assert run_query(engine, "SELECT id, n_synapses_out FROM cells_full ORDER BY id")[1] == [
+        (1, 1), (2, 0)]
+    assert run_query(engine, "SELECT id, cell_a FROM synapses_full")[1] == [(1, 1)]
+    assert upgrade(engine, schema=_schema(url)) == head_revision()
+    assert run_query(engine, "SELECT id, syn_prob, sj_share FROM synapses")[1] == [
+        (1, 0.9, None)]
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), T.metadata) == []

@@ -46,7 +46,7 @@ def test_default_example_is_big_enough(example):
 def _check(ev):
     print("\n".join(ev.lines()))
     assert ev.precision >= 0.95 and ev.recall >= 0.95, ev
-    assert ev.direction_accuracy >= 0.95 and ev.sign_accuracy >= 0.95, ev
+    assert ev.direction_accuracy >= 0.98 and ev.sign_accuracy >= 0.98, ev
     # measured -7.3 % (38 for 41): every object is a true mitochondrion (the generator's false
     # blobs are specks the size filter removes since they were resized); two pairs of touching
     # true mitochondria merge into one object each (connected components of the thresholded
@@ -89,6 +89,41 @@ def test_accuracy_postgres(example, pg_url, tmp_path):
     assert ev_pg == evaluate(root / "wd", root / "data")
     assert evaluate_skeletons(wd, root / "data")[0] == \
         evaluate_skeletons(root / "wd", root / "data")[0]
+
+
+#: a held-out seed of benchmarks/accuracy.py (never used for training or choosing settings)
+HELD_OUT_SEED = 300
+
+
+@pytest.fixture(scope="module")
+def held_out(tmp_path_factory):
+    """Varied synthetic tissue of a held-out seed (its own voxel size, gap, maps, decoys),
+    run up to the synapses with the shipped classifier."""
+    from syconn.synth.variation import Variation
+    from syconn.tasks import Synapses
+    from syconn.train import synth_shape
+
+    root = tmp_path_factory.mktemp("held_out")
+    generate(root / "data", shape_xyz=synth_shape(Variation.draw(HELD_OUT_SEED).voxel_size_nm),
+             seed=HELD_OUT_SEED, variation=True)
+    init_from_synth(root / "wd", root / "data")
+    run_pipeline(root / "wd", workers=2, log=lambda m: None,
+                 task=Synapses(working_dir=str(root / "wd")))
+    return root
+
+
+def test_synapses_on_a_held_out_varied_volume(held_out):
+    """Issue 13: precision and recall >= 0.95, direction and sign >= 0.98, on tissue whose
+    generator settings nobody tuned to."""
+    from syconn.config import load_config
+    from syconn.evaluate import score_synapses, synapse_tables
+
+    pred, true = synapse_tables(held_out / "wd", held_out / "data")
+    s, _, _ = score_synapses(pred, true, load_config(held_out / "wd").dataset.voxel_size_nm)
+    print(s)
+    assert s.n_true >= 100, s
+    assert s.precision >= 0.95 and s.recall >= 0.95, s
+    assert s.direction_accuracy >= 0.98 and s.sign_accuracy >= 0.98, s
 
 
 def test_example_command_small(tmp_path):
