@@ -197,6 +197,11 @@ class CellObjectsConfig:
     cs_dilation: int = _f(2, ge=0, doc="contact site dilation iterations")
     cs_closing: int = _f(6, ge=0, doc="contact site closing iterations")
     cs_gap_nm: float = _f(250.0, ge=0, doc="synapse fragments closer than this are one synapse")
+    sj_spill_share: float = _f(
+        0.2, ge=0, le=1, doc="a synapse fragment on an sj object of which its cell pair holds "
+                             "less than this share of the object's synapse voxels (another "
+                             "pair's cleft spilling over) joins no other fragment (0: off, as "
+                             "SyConn; such a fragment can chain two clefts into one)")
     cs_gap_large_nm: Optional[float] = _f(
         150.0, ge=0, doc="two fragments that are each a synapse on their own (>= "
                          "min_obj_vx.syn_ssv voxels) are joined only when closer than this "

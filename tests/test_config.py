@@ -37,7 +37,7 @@ def test_defaults_are_syconns():
     assert co.cs_filtersize == (13, 13, 9)
     assert (co.morph_struct.mi, co.morph_struct.vc, co.morph_struct.sj) == (
         "aniso", "aniso", "plane")
-    assert co.cs_gap_large_nm == 150
+    assert co.cs_gap_large_nm == 150 and co.sj_spill_share == 0.2
     assert co.synapse_model == ""
     assert co.sym_thresh == 0.225 and co.thresh_synssv_proba == 0.5
     assert (co.max_vert_dist_nm.mi, co.max_vert_dist_nm.vc) == (1000, 500)

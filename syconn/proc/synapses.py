@@ -100,10 +100,11 @@ def _np(table, col, dtype=None):
 
 
 def _cluster(xyz_nm: np.ndarray, gap_nm: float, link_nm: float, *, large_vx: int = 0,
-             large_gap_nm: float | None = None) -> np.ndarray:
+             large_gap_nm: float | None = None, alone: np.ndarray | None = None) -> np.ndarray:
     """Components of points: pieces (points within ``link_nm``) joined when closer than
     ``gap_nm`` (strictly), closest first; two clusters of at least ``large_vx`` points each are
-    joined only when closer than ``large_gap_nm`` (None: always, plain single linkage)."""
+    joined only when closer than ``large_gap_nm`` (None: always, plain single linkage); a
+    piece whose points are mostly ``alone`` joins nothing."""
     n = len(xyz_nm)
     if n == 1:
         return np.zeros(1, np.int64)
@@ -135,6 +136,8 @@ def _cluster(xyz_nm: np.ndarray, gap_nm: float, link_nm: float, *, large_vx: int
     joins.sort()
     parent = np.arange(ncomp)
     size = np.array([len(p) for p in pts])
+    lone = np.zeros(ncomp, bool) if alone is None else \
+        np.bincount(comp, weights=alone, minlength=ncomp) * 2 > np.bincount(comp, minlength=ncomp)
 
     def find(i):
         while parent[i] != i:
@@ -144,7 +147,7 @@ def _cluster(xyz_nm: np.ndarray, gap_nm: float, link_nm: float, *, large_vx: int
 
     for d, i, j in joins:
         ri, rj = find(i), find(j)
-        if ri == rj:
+        if ri == rj or lone[i] or lone[j]:
             continue
         if (large_gap_nm is not None and d >= large_gap_nm and size[ri] >= large_vx
                 and size[rj] >= large_vx):
@@ -154,6 +157,21 @@ def _cluster(xyz_nm: np.ndarray, gap_nm: float, link_nm: float, *, large_vx: int
         size[lo_r] += size[hi_r]
     roots = np.array([find(i) for i in range(ncomp)])
     return roots[comp]
+
+
+def _spill_voxels(ca, cb, obj, min_share: float) -> np.ndarray:
+    """Voxels on an sj object of which their cell pair holds less than ``min_share`` of the
+    object's fragment voxels (the spill-over of another pair's cleft); 0 = no object."""
+    out = np.zeros(len(obj), bool)
+    has = obj != 0
+    if not has.any():
+        return out
+    _, oi = np.unique(obj[has], return_inverse=True)
+    total = np.bincount(oi)
+    key = np.stack([ca[has], cb[has], obj[has]], axis=1)
+    _, ki, kc = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+    out[has] = kc[ki.ravel()] < min_share * total[oi]
+    return out
 
 
 def _area_um2(vx: np.ndarray, voxel_size_nm) -> float:
@@ -170,7 +188,8 @@ def _area_um2(vx: np.ndarray, voxel_size_nm) -> float:
 
 def group_synapses(syn_voxels: pa.Table, *, voxel_size_nm: Sequence[float],
                    gap_nm: float = 250.0, min_size_vx: int = 100,
-                   sym_thresh: float = 0.225, large_gap_nm: float | None = None):
+                   sym_thresh: float = 0.225, large_gap_nm: float | None = None,
+                   spill_share: float | None = None):
     """Group synapse-fragment voxels into synapses, per cell pair, and measure them.
 
     Rule: within a cell pair, voxels at most a voxel diagonal apart form pieces; pieces closer
@@ -187,8 +206,9 @@ def group_synapses(syn_voxels: pa.Table, *, voxel_size_nm: Sequence[float],
     Parameters
     ----------
     syn_voxels : pyarrow.Table
-        Columns x, y, z (global voxels), cell_a, cell_b, sym, asym (as from
-        :func:`~syconn.proc.contacts.find_contacts`, all blocks concatenated).
+        Columns x, y, z (global voxels), cell_a, cell_b, sym, asym and optionally sj (the sj
+        map's value) and sj_id (the sj object) (as from
+        :func:`~syconn.proc.contacts.find_contacts` plus the objects, all blocks concatenated).
     voxel_size_nm : (float, float, float)
     gap_nm : float
         SyConn ``cs_gap_nm``.
@@ -198,6 +218,11 @@ def group_synapses(syn_voxels: pa.Table, *, voxel_size_nm: Sequence[float],
         ``sign = -1`` if ``sym_ratio > sym_thresh``.
     large_gap_nm : float, optional
         The gap between two synapse-sized clusters (above).
+    spill_share : float, optional
+        With an ``sj_id`` column (the sj object of each voxel, 0 for none): a piece whose
+        voxels lie on an sj object of which their pair holds less than this share of the
+        object's voxels (all pairs) joins nothing.  That is the spill-over of another pair's
+        cleft onto this contact; between two clefts of one pair it would chain them.
 
     Returns
     -------
@@ -230,10 +255,13 @@ def group_synapses(syn_voxels: pa.Table, *, voxel_size_nm: Sequence[float],
     asym = _np(syn_voxels, "asym", bool)
     sjv = _np(syn_voxels, "sj", np.float64) if "sj" in syn_voxels.column_names else \
         np.zeros(len(x))
+    obj = _np(syn_voxels, "sj_id", np.uint64) if "sj_id" in syn_voxels.column_names else \
+        np.zeros(len(x), np.uint64)
     if np.any(ca >= cb):
         raise InputError("syn_voxels: rows with cell_a >= cell_b, expected cell_a < cell_b")
     order = np.lexsort((x, y, z, cb, ca))
-    x, y, z, ca, cb, sym, asym, sjv = (a[order] for a in (x, y, z, ca, cb, sym, asym, sjv))
+    x, y, z, ca, cb, sym, asym, sjv, obj = (a[order] for a in (x, y, z, ca, cb, sym, asym, sjv,
+                                                                obj))
     # drop duplicates (a voxel must come from one block only; tolerate exact repeats)
     if len(x) > 1:
         dup = np.zeros(len(x), bool)
@@ -241,10 +269,11 @@ def group_synapses(syn_voxels: pa.Table, *, voxel_size_nm: Sequence[float],
                    & (ca[1:] == ca[:-1]) & (cb[1:] == cb[:-1]))
         if dup.any():
             keep = ~dup
-            x, y, z, ca, cb, sym, asym, sjv = (a[keep] for a in (x, y, z, ca, cb, sym, asym,
-                                                                 sjv))
+            x, y, z, ca, cb, sym, asym, sjv, obj = (a[keep] for a in (x, y, z, ca, cb, sym,
+                                                                      asym, sjv, obj))
     xyz = np.stack([x, y, z], 1)
     xyz_nm = xyz * vs
+    alone = _spill_voxels(ca, cb, obj, spill_share) if spill_share else None
     link_nm = float(np.sqrt((vs ** 2).sum())) * (1 + 1e-9)
     n = len(x)
     cluster = np.empty(n, np.int64)
@@ -254,7 +283,8 @@ def group_synapses(syn_voxels: pa.Table, *, voxel_size_nm: Sequence[float],
         nxt = 0
         for s, e in zip(bounds[:-1], bounds[1:]):
             c = _cluster(xyz_nm[s:e], float(gap_nm), link_nm, large_vx=int(min_size_vx),
-                         large_gap_nm=large_gap_nm)
+                         large_gap_nm=large_gap_nm,
+                         alone=None if alone is None else alone[s:e])
             # number clusters by first voxel (rows are raster-sorted within the pair)
             _, first = np.unique(c, return_index=True)
             rank = np.empty(c.max() + 1, np.int64)

@@ -153,7 +153,9 @@ class MatrixExport(SyconnTask):
         return Synapses(working_dir=self.working_dir)
 
     def _step(self):
-        return self.step_dir("matrix", "cell_objects")
+        # the export changes with the classifier's syn_prob: its model is part of the name
+        d = self.step_dir("matrix", "cell_objects")
+        return d.with_name(f"{d.name}-{self.requires().model.digest[:8]}")
 
     def output(self):
         out = {f"step_{n}": luigi.LocalTarget(str(self._step() / n)) for n in _FILES}

@@ -244,12 +244,14 @@ class SynapseFeatures(SyconnTask):
     """
 
     def requires(self):
-        return {"blocks": [ContactBlock(working_dir=self.working_dir, block_index=b.index)
-                           for b in self.blocks],
-                "cells": Cells(working_dir=self.working_dir),
-                "mi": Organelles(working_dir=self.working_dir, kind="mi"),
-                "vc": Organelles(working_dir=self.working_dir, kind="vc"),
-                "sj": Organelles(working_dir=self.working_dir, kind="sj")}
+        req = {"blocks": [ContactBlock(working_dir=self.working_dir, block_index=b.index)
+                          for b in self.blocks],
+               "cells": Cells(working_dir=self.working_dir),
+               "mi": Organelles(working_dir=self.working_dir, kind="mi"),
+               "vc": Organelles(working_dir=self.working_dir, kind="vc")}
+        if self.cfg.inputs.sj:  # the sj objects' sizes (sj_overlap)
+            req["sj"] = Organelles(working_dir=self.working_dir, kind="sj")
+        return req
 
     def output(self):
         d = synapses_dir(self)
@@ -269,11 +271,10 @@ class SynapseFeatures(SyconnTask):
         voxels = pa.concat_tables([read_parquet(f"{f}/syn_voxels.parquet") for f in folders])
         sj_ids = voxels.select(["x", "y", "z", "sj_id"]) if "sj_id" in voxels.column_names \
             else None
-        if sj_ids is not None:
-            voxels = voxels.drop(["sj_id"])
         syn, memb = group_synapses(voxels, voxel_size_nm=vs, gap_nm=co.cs_gap_nm,
                                    min_size_vx=co.min_obj_vx.syn_ssv, sym_thresh=co.sym_thresh,
-                                   large_gap_nm=co.cs_gap_large_nm)
+                                   large_gap_nm=co.cs_gap_large_nm,
+                                   spill_share=co.sj_spill_share)
         del voxels
         sj_sizes = read_parquet(organelle_dir(self, "sj") / "objects.parquet") \
             if sj_ids is not None else None

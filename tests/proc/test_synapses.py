@@ -235,3 +235,26 @@ def test_synapse_rows_turn_features_into_pre_and_post():
     assert (r[1]["min_dst_mi_nm_pre"], r[1]["min_dst_mi_nm_post"]) == (70.0, 20.0)
     assert [x["sj_share"] for x in r] == [1.0, 0.5]
     assert r[0]["bb_max_x"] == 10 and r[0]["contact_site_id"] == 3
+
+
+def test_spill_over_of_another_pairs_cleft_chains_nothing():
+    # pair (1, 2): clefts at x 0-9 and x 40-49 (sj objects 5 and 6), and between them a piece
+    # at x 20-29 on sj object 7, 100 nm from each.  Object 7 is pair (1, 3)'s cleft: 400 of its
+    # 500 synapse voxels lie there, so pair (1, 2) holds 0.2 of it: spill-over.
+    a = _slab(0, 0, 0, 10, 10, 1)
+    b = _slab(40, 0, 0, 10, 10, 1)
+    spill = _slab(20, 0, 0, 10, 10, 1)
+    t12 = _table(np.concatenate([a, spill, b]))
+    t12 = t12.append_column("sj_id", pa.array(np.repeat(np.array([5, 7, 6], np.uint64), 100)))
+    t13 = _table(_slab(20, 0, 1, 20, 20, 1), a=1, b=3)
+    t13 = t13.append_column("sj_id", pa.array(np.full(400, 7, np.uint64)))
+    t = pa.concat_tables([t12, t13])
+    kw = dict(voxel_size_nm=VS, gap_nm=250, min_size_vx=100, large_gap_nm=150)
+    merged, _ = group_synapses(t, **kw)
+    assert merged["size_vx"].to_pylist() == [300, 400]  # 100 nm apart: one synapse
+    apart, _ = group_synapses(t, spill_share=0.25, **kw)
+    pair12 = apart.filter(pa.compute.equal(apart["cell_b"], 2))
+    assert sorted(pair12["size_vx"].to_pylist()) == [100, 100, 100]
+    # at 0.2 the piece holds exactly the share: not spill-over
+    kept, _ = group_synapses(t, spill_share=0.2, **kw)
+    assert kept["size_vx"].to_pylist() == [300, 400]
