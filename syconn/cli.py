@@ -320,7 +320,7 @@ def train_synapses_cmd(
         "each row labels the candidate nearest to it within 20 voxels (L1); repeat per WD"),
     synthetic: Optional[str] = typer.Option(
         None, "--synthetic", help="seeds of varied synthetic volumes to make and label, e.g. "
-        "100-111 (syconn synth --variation)"),
+        "100-115 (syconn synth --variation)"),
     workdir: Path = typer.Option(Path("syconn_train"), "--workdir",
                                  help="where the synthetic volumes and their runs go"),
     size_um: float = typer.Option(5.0, "--size-um", min=1.0,
@@ -338,6 +338,16 @@ def train_synapses_cmd(
                    synthetic=parse_seeds(synthetic) if synthetic else [], workdir=workdir,
                    size_um=size_um, seed=seed, n_trees=trees, min_samples_leaf=min_leaf,
                    workers=workers, log=typer.echo)
+
+
+@app.command("model")
+def model_cmd(
+    path: Optional[Path] = typer.Argument(None, help="model file (default: the shipped one)"),
+) -> None:
+    """Print a synapse model's card: features, training data, cross-validated figures."""
+    from syconn.train import model_summary
+
+    typer.echo(model_summary(path))
 
 
 def _register_optional() -> None:

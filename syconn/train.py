@@ -2,7 +2,7 @@
 
 Labels come from two kinds of source:
 
-- **synthetic volumes** (``--synthetic 100-111``): each seed is synthesised with
+- **synthetic volumes** (``--synthetic 100-115``): each seed is synthesised with
   ``syconn synth --variation`` (its own voxel size, gap, maps, decoys ...), processed up to the
   synapse candidates, and every candidate is labelled by matching it to the generator's
   synapses (same cell pair, within 500 nm, one to one: :func:`syconn.evaluate.match_synapses`);
@@ -56,10 +56,10 @@ def parse_seeds(text: str) -> list[int]:
             else:
                 out.append(int(part))
     except ValueError:
-        raise InputError(f"--synthetic: {text!r}, expected seeds such as 100-111 or 1,5,9") \
+        raise InputError(f"--synthetic: {text!r}, expected seeds such as 100-115 or 1,5,9") \
             from None
     if not out or min(out) < 0:
-        raise InputError(f"--synthetic: {text!r}, expected non-negative seeds such as 100-111")
+        raise InputError(f"--synthetic: {text!r}, expected non-negative seeds such as 100-115")
     return out
 
 
@@ -290,8 +290,11 @@ def _ranges(seeds: Sequence[int]) -> str:
     return ",".join(out)
 
 
-def model_summary(path) -> str:
-    """The card of a model file, as JSON text."""
-    from syconn.ml.synapses import load_model
+def model_summary(path=None) -> str:
+    """The card of a model file (default: the shipped one), as JSON text, with its digest and
+    where it was read from."""
+    from syconn.ml.synapses import default_model_path, load_model
 
-    return json.dumps(load_model(path).card, indent=2, sort_keys=True)
+    model = load_model(path)
+    card = {"file": str(path or default_model_path()), "digest": model.digest, **model.card}
+    return json.dumps(card, indent=2, sort_keys=True)

@@ -142,3 +142,15 @@ def test_a_bad_model_in_config_stops_the_run_before_anything(wd, cli, one_line_e
     finally:
         cfg.cell_objects.synapse_model = ""
         save_config(cfg, wd)
+
+
+def test_model_command_prints_the_card(cli, one_line_error, tmp_path):
+    import json
+
+    r = cli("model")
+    assert r.returncode == 0, r.stderr
+    card = json.loads(r.stdout)
+    assert card["format"] == "syconn-synapse-classifier" and len(card["digest"]) == 12
+    assert card["training"]["synthetic_seeds"] and "cross_validation" in card
+    (tmp_path / "x.npz").write_bytes(b"junk")
+    one_line_error(cli("model", tmp_path / "x.npz"), "not a readable model file")
