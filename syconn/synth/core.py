@@ -421,11 +421,13 @@ def _synapses(scene, cellvol, cmp, sj, sym, asym, vc, vs, cell_id, rng, var: Var
         if bi in bout_dir:
             u = _unit(np.mean(bout_dir[bi], axis=0))
             vp0.append(c + u * 0.3 * rb)
-            vr.append(0.68 * rb)
+            vr.append((0.68 if var.vc_radius_frac is None else rng.uniform(*var.vc_radius_frac))
+                      * rb)
             vval.append(rng.uniform(*var.vc_peak))
         elif rng.random() < 0.35:
             vp0.append(c + rng.normal(size=3) * 0.1 * rb)
-            vr.append(0.55 * rb)
+            vr.append((0.55 if var.vc_radius_frac is None else
+                       0.8 * rng.uniform(*var.vc_radius_frac)) * rb)
             vval.append(rng.uniform(150, 220))
         else:
             continue
@@ -484,7 +486,12 @@ def _synapses(scene, cellvol, cmp, sj, sym, asym, vc, vs, cell_id, rng, var: Var
             paint = _contact_band(d_pre, d_post, pre_m, rho, R, var.sj_half_width_um,
                                   offset=var.sj_half_width_um if one_side else var.sj_offset_um)
             f = np.clip(1.15 * (1.0 - (rho / R) ** 3), 0, 1)
-        val = np.where(paint, peak * f, 0).astype(np.uint8)
+        if not default and rng.random() < var.sj_blob_frac:
+            blob = _cleft_blob(sl, cpoint, normal, vs, rng.uniform(*var.sj_blob_sigma_um),
+                               rng.uniform(0.35, 0.5) * R)
+            val = np.clip(peak * blob, 0, 255).astype(np.uint8)
+        else:
+            val = np.where(paint, peak * f, 0).astype(np.uint8)
         np.maximum(sj[sl], val, out=sj[sl])
         sign = CELL_TYPES[types[pre]].sign
         _paint_syntype(sym, asym, sl, band, f, rng, inhibitory=sign < 0)
@@ -522,6 +529,17 @@ def _cleft_crop(cellvol, point, R, vs, a, b):
     ax = [((np.arange(i, j) + 0.5) * v - q) ** 2 for i, j, v, q in zip(lo, hi, vs, point)]
     rho = np.sqrt(ax[0][:, None, None] + ax[1][None, :, None] + ax[2][None, None, :])
     return sl, lo, a_m, b_m, d_a, d_b, rho
+
+
+def _cleft_blob(sl, centre, normal, vs, sigma_n, sigma_t):
+    """A Gaussian (peak 1) over the crop ``sl``, centred on ``centre`` (um), with sigma
+    ``sigma_n`` along ``normal`` and ``sigma_t`` across it."""
+    ax = [(np.arange(s.start, s.stop) + 0.5) * v - c for s, v, c in zip(sl, vs, centre)]
+    g = np.stack(np.meshgrid(*ax, indexing="ij"), axis=-1)
+    n = np.asarray(normal, np.float64) / max(float(np.linalg.norm(normal)), 1e-12)
+    along = g @ n
+    across2 = (g ** 2).sum(axis=-1) - along ** 2
+    return np.exp(-0.5 * (along ** 2 / sigma_n ** 2 + across2 / sigma_t ** 2))
 
 
 def _paint_syntype(sym, asym, sl, band, f, rng, *, inhibitory=None):

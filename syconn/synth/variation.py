@@ -53,10 +53,18 @@ class Variation:
         postsynaptic side).
     sj_one_side_frac : float
         Share of synapses whose sj band lies only in the presynaptic cell and the gap.
+    sj_blob_frac, sj_blob_sigma_um : float, (float, float)
+        Share of synapses whose sj is not a band along the membranes but a Gaussian blob
+        centred in the cleft, flattened along the contact normal (sigma ``sj_blob_sigma_um``
+        across the cleft, 0.35-0.5 of the cleft radius along it), as a predictor's output can
+        look; it does not stop at the membranes and can reach neighbouring contacts.
     sj_peak, weak_peak : (float, float)
         Peak sj value of normal and weak synapses; ``weak_frac`` of them are weak.
     vc_peak : (float, float)
         Peak value of vesicle clouds at synapses.
+    vc_radius_frac : (float, float) or None
+        Radius of a synapse's vesicle cloud as a share of its bouton's radius (None: 0.68, and
+        0.55 for the clouds of boutons without a synapse).
     decoy_blobs_per_synapse : float
         sj-like blobs inside single cells, per true synapse; values ``decoy_blob_val``.
     decoy_contacts_per_synapse : float
@@ -78,10 +86,13 @@ class Variation:
     sj_half_width_um: float = 0.06
     sj_offset_um: float = 0.0
     sj_one_side_frac: float = 0.0
+    sj_blob_frac: float = 0.0
+    sj_blob_sigma_um: tuple[float, float] = (0.02, 0.04)
     sj_peak: tuple[float, float] = (175.0, 250.0)
     weak_frac: float = 0.12
     weak_peak: tuple[float, float] = (95.0, 130.0)
     vc_peak: tuple[float, float] = (200.0, 245.0)
+    vc_radius_frac: tuple[float, float] | None = None
     decoy_blobs_per_synapse: float = 0.125
     decoy_blob_val: tuple[float, float] = (60.0, 170.0)
     decoy_contacts_per_synapse: float = 0.0
@@ -127,10 +138,13 @@ class Variation:
             sj_half_width_um=round(half, 3),
             sj_offset_um=round(u(0.0, 0.6) * half, 3),
             sj_one_side_frac=round(u(0.0, 0.5), 3),
+            sj_blob_frac=round(u(0.0, 1.0), 3),
+            sj_blob_sigma_um=span(0.015, 0.03, 0.01, 0.025),
             sj_peak=(round(sj_lo, 1), round(min(255.0, sj_lo + u(30.0, 80.0)), 1)),
             weak_frac=round(u(0.0, 0.25), 3),
             weak_peak=(round(weak_lo, 1), round(weak_lo + u(20.0, 40.0), 1)),
             vc_peak=span(150.0, 210.0, 25.0, 45.0),
+            vc_radius_frac=span(0.3, 0.55, 0.1, 0.25),
             decoy_blobs_per_synapse=round(u(0.05, 0.5), 3),
             decoy_blob_val=(round(blob_lo, 1), round(min(255.0, blob_lo + u(40.0, 110.0)), 1)),
             decoy_contacts_per_synapse=round(u(0.05, 0.35), 3),
