@@ -66,6 +66,8 @@ _CONTACT_SECTIONS = ("cell_objects.cs_filtersize", "cell_objects.cs_closing",
                      "cell_objects.morph_struct.sj",
                      "cell_objects.probathresholds.sj", "cell_objects.syntype_thresh",
                      "cell_objects.rag_max_gap_vx")
+
+
 def contact_dir(task: SyconnTask):
     return task.step_dir("contacts", *_CONTACT_SECTIONS)
 
