@@ -34,12 +34,13 @@ def _table(folder: Path):
     from syconn.train import _wd_and_cfg, synthetic_labels
 
     Xs, ys = [], []
-    for root in sorted(folder.glob("synth_*")):
+    # synth_* (syconn train synapses) or varied_* (benchmarks/accuracy.py) volumes
+    for root in sorted(p for p in folder.iterdir() if (p / "wd" / "config.yml").is_file()):
         cand, y = synthetic_labels(root / "wd", root / "data")
         Xs.append(feature_matrix(cand, _wd_and_cfg(root / "wd")[1].dataset.voxel_size_nm))
         ys.append(y)
     if not Xs:
-        raise SystemExit(f"{folder}: no synth_* volumes (run syconn train synapses first)")
+        raise SystemExit(f"{folder}: no volumes with wd/ and data/ (run syconn train synapses first)")
     return np.concatenate(Xs), np.concatenate(ys)
 
 
