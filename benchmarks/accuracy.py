@@ -38,7 +38,7 @@ VALIDATION = tuple(range(1, 9)) + (200, 201, 202, 203)
 
 def run_seed(seed: int, root: Path, *, default: bool, workers: int):
     """Synthesise (varied, or the default example), run to the synapses, score."""
-    from syconn.evaluate import score_synapses, synapse_tables
+    from syconn.evaluate import candidate_hits, score_synapses, synapse_tables
     from syconn.runner import run_pipeline
     from syconn.synth.command import generate
     from syconn.synth.variation import Variation
@@ -65,41 +65,36 @@ def run_seed(seed: int, root: Path, *, default: bool, workers: int):
     pred, true = synapse_tables(wd, data)
     score, prec, rec = score_synapses(pred, true, vs)
     var = None if default else Variation.draw(seed)
-    return name, vs, var, score, (pred, true), (prec, rec), seconds
+    # per candidate: syn_prob and whether it matches a true synapse (for pooling)
+    ranked = (pred["syn_prob"].to_numpy(), candidate_hits(pred, true, vs))
+    return name, vs, var, score, ranked, (prec, rec), seconds
 
 
 def _pooled(results):
-    from syconn.evaluate import SynapseScore
+    from syconn.evaluate import SynapseScore, ranked_precision_recall
 
     n_t = sum(r[3].n_true for r in results)
     n_p = sum(r[3].n_predicted for r in results)
     n_m = sum(r[3].n_matched for r in results)
     p, r = n_m / n_p, n_m / n_t
     # pooled AP: every candidate of every volume ranked together
-    probs = np.concatenate([res[4][0]["syn_prob"].to_numpy() for res in results])
-    hits = np.concatenate([_hits(res) for res in results])
-    order = np.argsort(-probs, kind="stable")
-    tp = np.cumsum(hits[order])
-    prec = tp / np.arange(1, len(order) + 1)
-    ap = float((prec * hits[order]).sum() / n_t)
+    probs, hits = _ranked(results)
+    prec, rec, ap = ranked_precision_recall(probs, hits, n_t)
     w = [r_[3].n_matched for r_ in results]
     return SynapseScore(
         n_true=n_t, n_candidates=len(probs), n_predicted=n_p, n_matched=n_m, precision=p,
         recall=r, f1=2 * p * r / (p + r), average_precision=ap,
-        candidate_recall=sum(r_[3].candidate_recall * r_[3].n_true for r_ in results) / n_t,
+        candidate_recall=int(hits.sum()) / n_t,
         direction_accuracy=float(np.average([r_[3].direction_accuracy for r_ in results],
                                             weights=w)),
         sign_accuracy=float(np.average([r_[3].sign_accuracy for r_ in results], weights=w)),
-        threshold=results[0][3].threshold), prec, tp / n_t
+        threshold=results[0][3].threshold), prec, rec
 
 
-def _hits(res):
-    from syconn.evaluate import match_synapses
-
-    pred, true = res[4]
-    hit = np.zeros(len(pred), bool)
-    hit[[i for i, _ in match_synapses(pred.reset_index(drop=True), true, res[1])]] = True
-    return hit
+def _ranked(results):
+    """syn_prob and match of every candidate of every volume."""
+    return (np.concatenate([res[4][0] for res in results]),
+            np.concatenate([res[4][1] for res in results]))
 
 
 def main() -> None:
@@ -146,8 +141,7 @@ def main() -> None:
 def _calibration(results):
     """Pooled over the varied volumes: of the candidates in each syn_prob bin, how many are
     true synapses (a calibrated syn_prob says so)."""
-    probs = np.concatenate([res[4][0]["syn_prob"].to_numpy() for res in results])
-    hits = np.concatenate([_hits(res) for res in results])
+    probs, hits = _ranked(results)
     edges = np.array([0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0001])
     print("\n| syn_prob | candidates | mean syn_prob | true synapses among them |")
     print("|---|---:|---:|---:|")

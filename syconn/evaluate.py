@@ -143,19 +143,40 @@ def score_synapses(pred: pd.DataFrame, true: pd.DataFrame, voxel_size_nm, *,
         direction = sign = 0.0
     p = n_m / n_p if n_p else 0.0
     r = n_m / n_t if n_t else 0.0
-    all_m = match_synapses(pred.reset_index(drop=True), true, voxel_size_nm, max_dist_nm)
-    hit = np.zeros(len(pred), bool)
-    hit[[i for i, _ in all_m]] = True
-    order = np.argsort(-pred["syn_prob"].to_numpy(), kind="stable")
-    tp = np.cumsum(hit[order])
-    prec = tp / np.arange(1, len(order) + 1) if len(order) else np.zeros(0)
-    rec = tp / n_t if n_t else np.zeros(len(order))
-    ap = float((prec * hit[order]).sum() / n_t) if n_t else 0.0
+    hit = candidate_hits(pred, true, voxel_size_nm, max_dist_nm)
+    prec, rec, ap = ranked_precision_recall(pred["syn_prob"].to_numpy(), hit, n_t)
     score = SynapseScore(n_true=n_t, n_candidates=len(pred), n_predicted=n_p, n_matched=n_m,
                          precision=p, recall=r, f1=2 * p * r / (p + r) if p + r else 0.0,
-                         average_precision=ap, candidate_recall=len(all_m) / n_t if n_t else 0.0,
+                         average_precision=ap, candidate_recall=int(hit.sum()) / n_t if n_t else 0.0,
                          direction_accuracy=direction, sign_accuracy=sign, threshold=threshold)
     return score, prec, rec
+
+
+def candidate_hits(pred: pd.DataFrame, true: pd.DataFrame, voxel_size_nm,
+                   max_dist_nm: float = MATCH_DISTANCE_NM) -> np.ndarray:
+    """Which candidates (every row of ``pred``, whatever its ``syn_prob``) match a true synapse
+    in one one-to-one matching of all candidates."""
+    m = match_synapses(pred.reset_index(drop=True), true, voxel_size_nm, max_dist_nm)
+    hit = np.zeros(len(pred), bool)
+    hit[[i for i, _ in m]] = True
+    return hit
+
+
+def ranked_precision_recall(probs: np.ndarray, hit: np.ndarray, n_true: int
+                            ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Precision and recall per rank of candidates ordered by ``probs`` (descending), and the
+    average precision over ``n_true`` true synapses.
+
+    >>> p, r, ap = ranked_precision_recall(np.array([0.9, 0.2, 0.6]), np.array([1, 0, 1], bool), 3)
+    >>> p.tolist(), round(ap, 4)
+    ([1.0, 1.0, 0.6666666666666666], 0.6667)
+    """
+    order = np.argsort(-probs, kind="stable")
+    tp = np.cumsum(hit[order])
+    prec = tp / np.arange(1, len(order) + 1) if len(order) else np.zeros(0)
+    rec = tp / n_true if n_true else np.zeros(len(order))
+    ap = float((prec * hit[order]).sum() / n_true) if n_true else 0.0
+    return prec, rec, ap
 
 
 def synapse_tables(wd: Path | str, gt_dir: Path | str) -> tuple[pd.DataFrame, pd.DataFrame]:
