@@ -240,6 +240,9 @@ def run_pipeline(wd: Path | str, *, workers: int = 1, scheduler_host: str | None
         from syconn.tasks.synapses import synapse_model
 
         synapse_model(cfg, wd)
+    from syconn.workdir import check_revision
+
+    check_revision(wd, cfg)  # a database of an older syconn: one line, before any task
     if scheduler_host:
         check_scheduler(scheduler_host, scheduler_port)
     threads_per_worker(1)

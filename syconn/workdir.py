@@ -345,6 +345,18 @@ def upgrade_workdir(wd: Path | str) -> str:
     return current_revision(engine) or ""
 
 
+def check_revision(wd: Path | str, cfg=None) -> None:
+    """Refuse to run on a database that a different syconn made (one line: upgrade it)."""
+    from syconn.db import current_revision, head_revision
+
+    engine = open_engine(wd, cfg)
+    check_connection(engine)
+    rev, head = current_revision(engine) or "", head_revision()
+    if rev != head:
+        raise DatabaseError(f"{wd}: database at revision {rev or 'none'}, this syconn writes "
+                            f"revision {head}; run 'syconn db upgrade {wd}' first")
+
+
 def grant_readonly(wd: Path | str, role: str, *, password: str | None = None,
                    admin_url: str | None = None, readonly_url: str | None = None) -> str:
     """``syconn db grant-readonly``: give a PostgreSQL working directory a SELECT-only role.

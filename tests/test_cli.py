@@ -119,3 +119,26 @@ def test_init_refuses_to_clobber(tmp_path, cli):
     assert runner.invoke(app, ["init", str(wd), "--voxel-size", "10", "10", "20"]).exit_code == 0
     r = cli("init", wd, "--voxel-size", "10", "10", "20")
     assert r.returncode == 2 and "already" not in r.stderr and "--overwrite" in r.stderr
+
+
+def test_run_on_an_older_database_asks_for_the_upgrade(tmp_path, tiny_inputs, cli,
+                                                       one_line_error):
+    """A working directory whose database an older syconn made (revision 0008) is refused
+    before any task runs: one line naming the fix, exit 2; after the upgrade it is accepted."""
+    from alembic import command
+
+    from syconn.db.store import _alembic_config
+    from syconn.workdir import check_revision, open_engine
+
+    wd = tmp_path / "wd"
+    src = tiny_inputs(tmp_path / "data")
+    assert runner.invoke(app, ["init", str(wd), "--from", str(src), "--voxel-size", "10", "10",
+                               "20"]).exit_code == 0
+    with open_engine(wd).begin() as conn:
+        cfg = _alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0008")
+    one_line_error(cli("run", wd), "database at revision 0008", f"syconn db upgrade {wd}")
+    assert not (wd / "steps").exists() or not any((wd / "steps").iterdir())
+    assert runner.invoke(app, ["db", "upgrade", str(wd)]).exit_code == 0
+    check_revision(wd)  # no error

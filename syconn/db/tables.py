@@ -178,6 +178,10 @@ synapses = Table(
            comment="largest share of one sj object's voxels that lie on this synapse"),
     Column("sj_prob_mean", Float, comment="mean sj probability (0-1) at the synapse's voxels"),
     Column("sj_prob_max", Float, comment="largest sj probability (0-1) at the synapse's voxels"),
+    # migration 0009: where the synapse lies on its sj object
+    Column("sj_centre_dist_nm", Float,
+           comment="distance from the synapse's centre to its main sj object's box centre"),
+    Column("sj_extent_nm", Float, comment="half the diagonal of the main sj object's box"),
     comment="synapses between cells, with partners, sign and probability",
 )
 

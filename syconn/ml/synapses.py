@@ -13,7 +13,9 @@ counts, voxel estimates and minimum distances) are here with the partners ordere
 presynaptic first (the original orders them by cell id, which carries no meaning), plus the
 synapse's share of its sj object (``sj_share``), the share of the sj object that lies on the
 synapse (``sj_overlap``), the sj probability at the synapse (mean and maximum), the sym/asym
-voxel fractions and the vesicle-cloud asymmetry between the partners.
+voxel fractions, the vesicle-cloud asymmetry between the partners, and where the synapse lies
+on its sj object (``sj_centre_dist_nm``, ``sj_extent_nm``: a bystander's contact that a wide sj
+blob reaches lies off the object's centre).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from syconn.errors import InputError, ModelError
 from syconn.ml.forest import Forest, forest_proba
 
 __all__ = ["FEATURES", "FORMAT", "FORMAT_VERSION", "SynapseModel", "feature_matrix",
-           "load_model", "default_model_path", "NO_ORGANELLE_CAP_NM"]
+           "load_model", "default_model_path", "NO_ORGANELLE_CAP_NM",
+           "NO_SJ_CENTRE_NM"]
 
 FORMAT = "syconn-synapse-classifier"
 FORMAT_VERSION = 1
@@ -48,7 +51,10 @@ FEATURES = (
     "min_dst_mi_nm_pre", "min_dst_mi_nm_post",
     "sj_share", "sj_overlap", "sj_prob_mean", "sj_prob_max",
     "sym_prop", "asym_prop", "direction_confidence",
+    "sj_centre_dist_nm", "sj_extent_nm",
 )
+#: ``sj_centre_dist_nm`` of a synapse on no sj object (NULL in SQL) is this far for the model
+NO_SJ_CENTRE_NM = 2000.0
 
 
 def feature_matrix(rows, voxel_size_nm, names=FEATURES) -> np.ndarray:
@@ -84,6 +90,10 @@ def feature_matrix(rows, voxel_size_nm, names=FEATURES) -> np.ndarray:
             v = col(f"n_{kind}_vxs_{side}") * vox_um3
         elif name.startswith("min_dst_"):
             v = np.minimum(col(name), NO_ORGANELLE_CAP_NM)
+        elif name == "sj_centre_dist_nm":  # NULL: on no sj object
+            v = np.minimum(np.nan_to_num(col(name), nan=NO_SJ_CENTRE_NM), NO_SJ_CENTRE_NM)
+        elif name == "sj_extent_nm":
+            v = np.nan_to_num(col(name), nan=0.0)
         else:
             v = col(name)
         out.append(v)

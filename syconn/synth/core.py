@@ -487,12 +487,16 @@ def _synapses(scene, cellvol, cmp, sj, sym, asym, vc, vs, cell_id, rng, var: Var
                                   offset=var.sj_half_width_um if one_side else var.sj_offset_um)
             f = np.clip(1.15 * (1.0 - (rho / R) ** 3), 0, 1)
         if not default and rng.random() < var.sj_blob_frac:
-            blob = _cleft_blob(sl, cpoint, normal, vs, rng.uniform(*var.sj_blob_sigma_um),
-                               rng.uniform(0.35, 0.5) * R)
+            sigma_t = rng.uniform(*var.sj_blob_spread) * R
+            # out to 3 sigma, past the cleft's crop: a wide blob reaches a third cell's contacts
+            bsl = _crop_slices(cpoint, max(R + 0.01, 3.0 * sigma_t), vs, sj.shape)
+            blob = _cleft_blob(bsl, cpoint, normal, vs, rng.uniform(*var.sj_blob_sigma_um),
+                               sigma_t)
             val = np.clip(peak * blob, 0, 255).astype(np.uint8)
+            np.maximum(sj[bsl], val, out=sj[bsl])
         else:
             val = np.where(paint, peak * f, 0).astype(np.uint8)
-        np.maximum(sj[sl], val, out=sj[sl])
+            np.maximum(sj[sl], val, out=sj[sl])
         sign = CELL_TYPES[types[pre]].sign
         _paint_syntype(sym, asym, sl, band, f, rng, inhibitory=sign < 0)
         rows.append((int(cell_id[pre]), int(cell_id[post]), types[pre], types[post], int(pick[0]),
@@ -512,14 +516,11 @@ def _cleft_crop(cellvol, point, R, vs, a, b):
     """The crop around a cleft centre ``point`` (um) of radius ``R`` between cells ``a`` and
     ``b``: ``(slice, offset, mask a, mask b, distance to a, distance to b, distance to the
     centre)`` (um), or None where the crop is thinner than 3 voxels or misses a cell."""
-    shape = np.array(cellvol.shape)
-    half = np.ceil((R + 0.01) / vs).astype(int)
-    cvox = np.floor(point / vs).astype(int)
-    lo = np.maximum(cvox - half, 0)
-    hi = np.minimum(cvox + half + 1, shape)
+    sl = _crop_slices(point, R + 0.01, vs, cellvol.shape)
+    lo = np.array([s.start for s in sl])
+    hi = np.array([s.stop for s in sl])
     if np.any(hi - lo < 3):
         return None
-    sl = tuple(slice(i, j) for i, j in zip(lo, hi))
     crop = cellvol[sl]
     a_m, b_m = crop == a, crop == b
     if not a_m.any() or not b_m.any():
@@ -529,6 +530,15 @@ def _cleft_crop(cellvol, point, R, vs, a, b):
     ax = [((np.arange(i, j) + 0.5) * v - q) ** 2 for i, j, v, q in zip(lo, hi, vs, point)]
     rho = np.sqrt(ax[0][:, None, None] + ax[1][None, :, None] + ax[2][None, None, :])
     return sl, lo, a_m, b_m, d_a, d_b, rho
+
+
+def _crop_slices(point, half_um, vs, shape):
+    """The voxel slices of the box of half size ``half_um`` around ``point`` (um), clipped."""
+    half = np.ceil(half_um / vs).astype(int)
+    cvox = np.floor(point / vs).astype(int)
+    lo = np.maximum(cvox - half, 0)
+    hi = np.minimum(cvox + half + 1, np.asarray(shape))
+    return tuple(slice(int(i), int(j)) for i, j in zip(lo, hi))
 
 
 def _cleft_blob(sl, centre, normal, vs, sigma_n, sigma_t):

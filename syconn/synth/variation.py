@@ -58,6 +58,11 @@ class Variation:
         centred in the cleft, flattened along the contact normal (sigma ``sj_blob_sigma_um``
         across the cleft, 0.35-0.5 of the cleft radius along it), as a predictor's output can
         look; it does not stop at the membranes and can reach neighbouring contacts.
+    sj_blob_spread : (float, float)
+        Range of the blob's sigma across the cleft, as a share of the cleft radius.  The blob
+        is painted out to 3 sigma, so a wide one spills onto the contacts of a third cell that
+        passes beside the cleft (an axon squeezed past a bouton), and those contacts hold a
+        large share of the sj object without being synapses.
     sj_peak, weak_peak : (float, float)
         Peak sj value of normal and weak synapses; ``weak_frac`` of them are weak.
     vc_peak : (float, float)
@@ -88,6 +93,7 @@ class Variation:
     sj_one_side_frac: float = 0.0
     sj_blob_frac: float = 0.0
     sj_blob_sigma_um: tuple[float, float] = (0.02, 0.04)
+    sj_blob_spread: tuple[float, float] = (0.35, 0.5)
     sj_peak: tuple[float, float] = (175.0, 250.0)
     weak_frac: float = 0.12
     weak_peak: tuple[float, float] = (95.0, 130.0)
@@ -152,4 +158,6 @@ class Variation:
             noise_sd=round(u(0.0, 25.0), 2),
             blur_nm=round(u(0.0, 15.0), 2),
             smooth_noise_scale=round(u(0.5, 1.5), 3),
+            # drawn last: the draws above are those of the volumes before it existed
+            sj_blob_spread=span(0.35, 0.6, 0.1, 0.4),
         )

@@ -48,6 +48,7 @@ from syconn.proc import (
     group_synapses,
     merge_contact_stats,
     organelle_proximity,
+    sj_centre_offsets,
     sj_object_shares,
     split_organelles,
     synapse_rows,
@@ -72,10 +73,15 @@ def contact_dir(task: SyconnTask):
     return task.step_dir("contacts", *_CONTACT_SECTIONS)
 
 
+#: version of the candidate columns, in the folder name: a working directory made by a syconn
+#: whose candidates lack a column the classifier reads computes them again (2: sj centre)
+CANDIDATES_VERSION = 2
+
+
 def synapses_dir(task: SyconnTask):
     """The candidates' folder: they depend on nearly all of cell_objects (organelles, contacts,
     grouping), not on the classifier."""
-    return task.step_dir("synapses", *_feature_sections())
+    return task.step_dir(f"synapses_v{CANDIDATES_VERSION}", *_feature_sections())
 
 
 def contact_options(cfg) -> dict:
@@ -237,11 +243,11 @@ def synapse_model(cfg, working_dir) -> SynapseModel:
 
 
 class SynapseFeatures(SyconnTask):
-    """Synapse candidates and their features -> ``synapses-<hash>/`` (Parquet, no SQL).
+    """Synapse candidates and their features -> ``synapses_v2-<hash>/`` (Parquet, no SQL).
 
     Groups the blocks' synapse-fragment voxels into candidates (:func:`group_synapses`),
     measures the organelles of both partners near each (:func:`organelle_proximity`), their sj
-    objects (:func:`sj_object_shares`) and direction, and reduces the contact sites.  What the
+    objects (:func:`sj_object_shares`, :func:`sj_centre_offsets`) and direction, and reduces the contact sites.  What the
     classifier (``Synapses``) and ``syconn train synapses`` read.
     """
 
@@ -281,6 +287,8 @@ class SynapseFeatures(SyconnTask):
         sj_sizes = read_parquet(organelle_dir(self, "sj") / "objects.parquet") \
             if sj_ids is not None else None
         share, overlap = sj_object_shares(syn["synapse_id"].to_numpy(), memb, sj_ids, sj_sizes)
+        centre_dist, extent = sj_centre_offsets(syn["synapse_id"].to_numpy(), memb, sj_ids,
+                                                sj_sizes, vs)
         self.progress(2, 4, "candidates grouped")
 
         partners = np.unique(np.concatenate([syn["cell_a"].to_numpy(),
@@ -302,7 +310,8 @@ class SynapseFeatures(SyconnTask):
             raise RuntimeError(f"{int(missing.sum())} synapse(s) without a contact site; "
                                f"report this as a bug")
         rows = synapse_rows(syn, feats, cs_ids=cs_ids,
-                            extra={"sj_share": share, "sj_overlap": overlap})
+                            extra={"sj_share": share, "sj_overlap": overlap,
+                                   "sj_centre_dist_nm": centre_dist, "sj_extent_nm": extent})
         write_parquet(memb.cast(pa.schema([("synapse_id", pa.uint64()), ("x", pa.int64()),
                                            ("y", pa.int64()), ("z", pa.int64())])),
                       self.output()["membership"].path)

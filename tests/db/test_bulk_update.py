@@ -344,3 +344,32 @@ def test_0008_classifier_features_down_and_up(backend, engine):
         (1, 0.9, None)]
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), T.metadata) == []
+
+
+def test_0009_sj_centre_features_down_and_up(backend, engine):
+    """Migration 0009 adds where a synapse lies on its sj object; a downgrade to 0008 drops the
+    two columns, keeps the 0008 features and every view; upgrading again matches the tables."""
+    _, url = backend
+    bulk_load(engine, "cells", _cells([1, 2]))
+    bulk_load(engine, "synapses", pa.table({
+        "id": [1], "cell_pre": [1], "cell_post": [2], "size_vx": [10], "area_um2": [0.5],
+        **{f"bb_{m}_{a}": [0] for m in ("min", "max") for a in "xyz"},
+        **{f"rep_{a}": [0] for a in "xyz"}, "sign": pa.array([1], pa.int16()),
+        "syn_prob": [0.9], "cell_a": [1], "cell_b": [2], "sj_share": [0.75],
+        "sj_centre_dist_nm": [40.0], "sj_extent_nm": pa.array([None], pa.float64())}))
+    assert run_query(engine, "SELECT sj_centre_dist_nm, sj_extent_nm FROM synapses")[1] == [
+        (40.0, None)]
+    _downgrade(engine, "0008")
+    assert current_revision(engine) == "0008"
+    cols = [c["name"] for c in inspect(engine).get_columns("synapses")]
+    assert "sj_centre_dist_nm" not in cols and "sj_extent_nm" not in cols
+    assert set(SJ_FEATURES) <= set(cols)
+    assert run_query(engine, "SELECT cell_pre, n_synapses FROM connections")[1] == [(1, 1)]
+    assert run_query(engine, "SELECT id, n_synapses_out FROM cells_full ORDER BY id")[1] == [
+        (1, 1), (2, 0)]
+    assert run_query(engine, "SELECT id, cell_a FROM synapses_full")[1] == [(1, 1)]
+    assert upgrade(engine, schema=_schema(url)) == head_revision()
+    assert run_query(engine, "SELECT id, sj_share, sj_centre_dist_nm FROM synapses")[1] == [
+        (1, 0.75, None)]
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), T.metadata) == []

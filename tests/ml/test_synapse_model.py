@@ -12,7 +12,8 @@ import pytest
 
 from syconn.errors import InputError, ModelError
 from syconn.ml.synapse_training import pr_figures, train_synapse_model
-from syconn.ml.synapses import FEATURES, NO_ORGANELLE_CAP_NM, feature_matrix, load_model
+from syconn.ml.synapses import (FEATURES, NO_ORGANELLE_CAP_NM, NO_SJ_CENTRE_NM, feature_matrix,
+                                 load_model)
 
 VS = (10.0, 10.0, 20.0)
 
@@ -38,6 +39,8 @@ def _rows(n, rng, synaptic):
         "sj_prob_max": np.where(s, rng.uniform(0.7, 1, n), rng.uniform(0.2, 0.7, n)),
         "sym_prop": rng.uniform(0, 0.5, n), "asym_prop": rng.uniform(0, 0.5, n),
         "direction_confidence": np.where(s, 1.0, 0.0),
+        "sj_centre_dist_nm": np.where(s, rng.uniform(0, 60, n), rng.uniform(0, 400, n)),
+        "sj_extent_nm": rng.uniform(100, 400, n),
     })
 
 
@@ -50,6 +53,15 @@ def trained(tmp_path_factory):
                                         seed=1, n_trees=20)
     path = model.save(tmp_path_factory.mktemp("model") / "m.npz")
     return model, report, path, rows, rng
+
+
+def test_feature_matrix_reads_no_sj_object_as_far_and_empty():
+    """A synapse on no sj object has NULL centre features in SQL (NaN here): the model sees it
+    at the cap distance with an empty object."""
+    X = feature_matrix({"sj_centre_dist_nm": [30.0, np.nan, 1e6],
+                        "sj_extent_nm": [150.0, np.nan, 10.0]}, VS,
+                       names=("sj_centre_dist_nm", "sj_extent_nm"))
+    assert X.tolist() == [[30.0, 150.0], [NO_SJ_CENTRE_NM, 0.0], [NO_SJ_CENTRE_NM, 10.0]]
 
 
 def test_feature_matrix_units():
@@ -137,14 +149,14 @@ def test_corrupt_or_foreign_files(trained, tmp_path):
 
 #: a typical true synapse of the training volumes (about their medians): 3,500 voxels, vesicle
 #: clouds of 15,000 voxels touching it on the presynaptic side and none on the other, the
-#: synapse's own sj object, an asymmetric (excitatory) type
+#: synapse's own sj object (15 nm from its centre), an asymmetric (excitatory) type
 SYNAPSE = {"size_vx": 3500, "area_um2": 0.16, "n_vc_vxs_pre": 15000, "n_vc_vxs_post": 0,
            "n_vc_objs_pre": 2, "n_vc_objs_post": 0, "min_dst_vc_nm_pre": 0.0,
            "min_dst_vc_nm_post": 1e12, "n_mi_vxs_pre": 0, "n_mi_vxs_post": 0,
            "n_mi_objs_pre": 0, "n_mi_objs_post": 0, "min_dst_mi_nm_pre": 1e12,
            "min_dst_mi_nm_post": 1e12, "sj_share": 0.98, "sj_overlap": 0.78,
            "sj_prob_mean": 0.44, "sj_prob_max": 0.78, "sym_prop": 0.0, "asym_prop": 0.87,
-           "direction_confidence": 1.0}
+           "direction_confidence": 1.0, "sj_centre_dist_nm": 15.0, "sj_extent_nm": 250.0}
 
 
 def test_shipped_model_scores_candidates_without_sj_or_vesicles_low():

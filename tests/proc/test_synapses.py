@@ -8,7 +8,8 @@ import pytest
 
 from syconn.errors import InputError
 from syconn.proc.synapses import (NO_ORGANELLE_DST_NM, group_synapses, organelle_proximity,
-                                  organelle_surface_points, sj_object_shares, split_organelles,
+                                  organelle_surface_points, sj_centre_offsets, sj_object_shares,
+                                  split_organelles,
                                   synapse_direction, synapse_rows)
 
 VS = (10.0, 10.0, 20.0)
@@ -214,6 +215,33 @@ def test_sj_object_shares():
     assert overlap.tolist() == [0.375, 1.0, 0.0]
     share, overlap = sj_object_shares([1, 2, 3], memb, None)
     assert share.tolist() == overlap.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_sj_centre_offsets():
+    # object 5: box x 0-9, y 0-3, z 0-1 (inclusive), centre (4.5, 1.5, 0.5); object 6: box
+    # x 30, y 0-1, z 0, centre (30, 0.5, 0).  Synapse 1: voxels x 4, 5 at y 1, 2, z 0, 1: centre (4.5, 1.5, 0.5),
+    # on the object's centre.  Synapse 2: 1 voxel of 5 at x 9 and 2 of 6 (y 0, 1): main object 6,
+    # its centre (23, 1/3, 0) lies about 7 voxels (70 nm) from 6's.  Synapse 3: on no object.
+    # Synapse 4: on object 7, which the object table does not know.
+    s1 = _slab(4, 1, 0, 2, 2, 2)
+    xyz = np.concatenate([s1, [[9, 0, 0], [30, 0, 0], [30, 1, 0], [50, 0, 0], [60, 0, 0]]])
+    sid = np.array([1] * 8 + [2, 2, 2, 3, 4], np.uint64)
+    memb = pa.table({"synapse_id": sid, "x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2]})
+    sjv = pa.table({"x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2],
+                    "sj_id": np.array([5] * 9 + [6, 6, 0, 7], np.uint64)})
+    objs = pa.table({"id": np.array([6, 5], np.uint64), "bb_min_x": [30, 0], "bb_min_y": [0, 0],
+                     "bb_min_z": [0, 0], "bb_max_x": [31, 10], "bb_max_y": [2, 4],
+                     "bb_max_z": [1, 2]})
+    dist, extent = sj_centre_offsets([1, 2, 3, 4], memb, sjv, objs, VS)
+    # synapse 2's centre: x (9 + 30 + 30) / 3 = 23, y 1/3; object 6's centre (30, 0.5, 0)
+    d2 = float(np.linalg.norm([(23 - 30) * 10, (1 / 3 - 0.5) * 10, 0]))
+    assert np.allclose(dist[:2], [0.0, d2]) and np.isnan(dist[2:]).all()
+    # half diagonals: |(100, 40, 40)| / 2 and |(10, 20, 20)| / 2 nm
+    assert np.allclose(extent[:2], [np.sqrt(100**2 + 40**2 + 40**2) / 2, 15.0])
+    assert np.isnan(extent[2:]).all()
+    # no sj input or no object table: unknown for all
+    assert np.isnan(sj_centre_offsets([1, 2], memb, None, objs, VS)[0]).all()
+    assert np.isnan(sj_centre_offsets([1, 2], memb, sjv, None, VS)[1]).all()
 
 
 def test_synapse_rows_turn_features_into_pre_and_post():

@@ -48,17 +48,22 @@ def _load(name: str):
     return mod
 
 
-def downgrade() -> None:
+def drop_synapse_columns(columns) -> None:
+    """Drop ``columns`` of ``synapses`` and recreate the views as revisions 0007-0009 have
+    them (SQLite rebuilds the table to drop columns; views naming it must not exist meanwhile).
+    """
     v2, v4, v7 = (_load(n) for n in ("0002_views.py", "0004_thresholded_connections.py",
                                     "0007_thresholded_cell_counts.py"))
-    # SQLite rebuilds the table to drop columns; views naming it must not exist meanwhile
     for name in ("cells_full", "synapses_full", "connections", "all_connections"):
         op.execute(f"DROP VIEW IF EXISTS {name}")
     with op.batch_alter_table('synapses', schema=None) as batch_op:
-        for name in reversed(list(COLUMNS)):
+        for name in reversed(list(columns)):
             batch_op.drop_column(name)
-    # the views as revision 0007 left them
     op.execute(v2.synapses_full_sql(v2.SYNAPSE_COLUMNS + ["cell_a", "cell_b", "contact_site_id"]))
     op.execute("CREATE VIEW connections AS " + v4._BODY.format(extra=v4._THRESHOLD))
     op.execute("CREATE VIEW all_connections AS " + v4._BODY.format(extra=""))
     op.execute(v2.cells_full_sql(v7._columns(), synapse_filter=v7.THRESHOLD))
+
+
+def downgrade() -> None:
+    drop_synapse_columns(COLUMNS)
