@@ -17,6 +17,9 @@ Seeds, and what they were used for (never two purposes):
   size (development and validation);
 - 300-307 (``HELD_OUT``): this benchmark only (and seed 300 in the end-to-end test).
 
+The last three features (``sj_centre_dist_nm``, ``sj_extent_nm``, ``sj_prob_rival``) were chosen
+on seeds 0-2 of the second generator (``benchmarks/independent.py``), not on these.
+
 Voxel size and gap cycle with the seed (:meth:`~syconn.synth.variation.Variation.draw`): the
 eight held-out volumes hold each of the four voxel sizes (8 x 8 x 40, 10 x 10 x 20,
 10 x 10 x 25, 8 x 8 x 30 nm) and each gap (0-3 voxels) twice.

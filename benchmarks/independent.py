@@ -19,9 +19,11 @@ gained sj painted as a Gaussian blob and vesicle clouds of varied size.  They we
 again with the second model (seeds 3-7 then read 0.948 / 0.948): a thin axon passing beside a
 bouton takes a large part of the cleft's sj blob, so the true contact holds a small share and
 the bystander's contacts large ones; the variation gained wide blobs that reach such
-bystanders, and the classifier where a candidate lies on its sj object (no setting was fitted
-to these volumes).  Seeds 3-7 were held out for the second model and scored once more for the
-third; seeds 8-12 were used for nothing but this table.  The default runs 3-12.
+bystanders, and the classifier where a candidate lies on its sj object and how its sj
+probability compares with its bouton's other contacts (chosen on seeds 0-2 alone;
+docs/accuracy.md).  Seeds 3-7 were held out for the second model; seeds 8-12 were used for
+nothing but this table, for the third and fourth models (docs/accuracy.md says in which order),
+so a next measurement needs seeds 13 and on.  The default runs 3-12.
 """
 
 from __future__ import annotations

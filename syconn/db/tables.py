@@ -182,6 +182,9 @@ synapses = Table(
     Column("sj_centre_dist_nm", Float,
            comment="distance from the synapse's centre to its main sj object's box centre"),
     Column("sj_extent_nm", Float, comment="half the diagonal of the main sj object's box"),
+    # migration 0010: the cleft against its bouton's other contacts on the same sj object
+    Column("sj_prob_rival", Float, comment="sj_prob_mean over the largest of the presynaptic "
+           "cell's synapses on the same main sj object"),
     comment="synapses between cells, with partners, sign and probability",
 )
 

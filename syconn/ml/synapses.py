@@ -15,7 +15,9 @@ synapse's share of its sj object (``sj_share``), the share of the sj object that
 synapse (``sj_overlap``), the sj probability at the synapse (mean and maximum), the sym/asym
 voxel fractions, the vesicle-cloud asymmetry between the partners, and where the synapse lies
 on its sj object (``sj_centre_dist_nm``, ``sj_extent_nm``: a bystander's contact that a wide sj
-blob reaches lies off the object's centre).
+blob reaches lies off the object's centre), and its mean sj probability over the best of its
+presynaptic cell's candidates on the same object (``sj_prob_rival``: the cleft, at the blob's
+core, against the bouton's contacts with the cells squeezed past it).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ FEATURES = (
     "min_dst_mi_nm_pre", "min_dst_mi_nm_post",
     "sj_share", "sj_overlap", "sj_prob_mean", "sj_prob_max",
     "sym_prop", "asym_prop", "direction_confidence",
-    "sj_centre_dist_nm", "sj_extent_nm",
+    "sj_centre_dist_nm", "sj_extent_nm", "sj_prob_rival",
 )
 #: ``sj_centre_dist_nm`` of a synapse on no sj object (NULL in SQL) is this far for the model
 NO_SJ_CENTRE_NM = 2000.0

@@ -24,6 +24,8 @@ __all__ = [
     "organelle_surface_points",
     "organelle_proximity",
     "split_organelles",
+    "main_sj_objects",
+    "rival_ratio",
     "sj_centre_offsets",
     "sj_object_shares",
     "synapse_direction",
@@ -700,6 +702,64 @@ def _sj_pairs(membership: pa.Table, sj_voxels: pa.Table) -> tuple[np.ndarray, np
     return np.unique(np.stack([sid[ok], obj[ok]], axis=1), axis=0, return_counts=True)
 
 
+def _main_objects(pairs: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per synapse of :func:`_sj_pairs`' pairs, the sj object that holds most of its voxels
+    (ties: the smaller id): ``(synapse ids, object ids)``."""
+    if not len(pairs):
+        return np.zeros(0, np.uint64), np.zeros(0, np.uint64)
+    o = np.lexsort((pairs[:, 1], -counts, pairs[:, 0]))
+    first = o[np.r_[True, pairs[o[1:], 0] != pairs[o[:-1], 0]]]
+    return pairs[first, 0], pairs[first, 1]
+
+
+def main_sj_objects(synapse_ids, membership: pa.Table, sj_voxels: pa.Table | None
+                    ) -> np.ndarray:
+    """Per synapse, the sj object holding most of its voxels (ties: the smaller id; 0: none).
+
+    >>> memb = pa.table({"synapse_id": [1, 1, 1, 2], "x": [0, 1, 2, 9], "y": [0] * 4,
+    ...                  "z": [0] * 4})
+    >>> sjv = pa.table({"x": [0, 1, 2], "y": [0] * 3, "z": [0] * 3, "sj_id": [7, 5, 5]})
+    >>> main_sj_objects([2, 1], memb, sjv).tolist()
+    [0, 5]
+    """
+    sid_all = np.asarray(synapse_ids, np.uint64)
+    out = np.zeros(len(sid_all), np.uint64)
+    if sj_voxels is None or not len(sid_all):
+        return out
+    syn, obj = _main_objects(*_sj_pairs(membership, sj_voxels))
+    order = np.argsort(sid_all)
+    at = np.minimum(np.searchsorted(sid_all[order], syn), len(sid_all) - 1)
+    ok = sid_all[order][at] == syn
+    out[order[at[ok]]] = obj[ok]
+    return out
+
+
+def rival_ratio(values, main_obj, pre) -> np.ndarray:
+    """A candidate's value (its mean sj probability, ``sj_prob_mean``) over the largest among
+    the candidates of the same presynaptic cell on the same main sj object (1 for the best).
+
+    A bouton touches its partner and, beside the cleft, the cells squeezed past it; a wide sj
+    blob lies on all these contacts, and the cleft, at the blob's core, sees more of it than
+    the bouton's contacts with the bystanders.  Candidates on no object or of unknown direction
+    (``pre`` 0) are compared with nobody: 1 where their value is above 0, else 0.
+
+    >>> np.round(rival_ratio([0.3, 0.1, 0.5, 0.2, 0.0], [5, 5, 5, 6, 0], [1, 1, 2, 1, 1]), 4)
+    array([1.    , 0.3333, 1.    , 1.    , 0.    ])
+    """
+    v = np.asarray(values, np.float64)
+    obj = np.asarray(main_obj, np.uint64)
+    pre = np.asarray(pre, np.uint64)
+    alone = (obj == 0) | (pre == 0)
+    key = np.stack([obj, pre], axis=1)
+    key[alone] = np.stack([np.zeros(alone.sum(), np.uint64),
+                           np.arange(1, alone.sum() + 1, dtype=np.uint64)], axis=1)
+    _, inv = np.unique(key, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    best = np.zeros(inv.max() + 1 if len(inv) else 0)
+    np.maximum.at(best, inv, v)
+    return np.divide(v, best[inv], out=np.zeros_like(v), where=best[inv] > 0)
+
+
 def sj_centre_offsets(synapse_ids, membership: pa.Table, sj_voxels: pa.Table | None,
                       sj_objects: pa.Table | None, voxel_size_nm: Sequence[float]
                       ) -> tuple[np.ndarray, np.ndarray]:
@@ -727,14 +787,10 @@ def sj_centre_offsets(synapse_ids, membership: pa.Table, sj_voxels: pa.Table | N
     dist, extent = np.full(n, np.nan), np.full(n, np.nan)
     if sj_voxels is None or sj_objects is None or not n:
         return dist, extent
-    pairs, counts = _sj_pairs(membership, sj_voxels)
-    if not len(pairs):
+    syn, obj = _main_objects(*_sj_pairs(membership, sj_voxels))
+    if not len(syn):
         return dist, extent
     vs = np.asarray(voxel_size_nm, np.float64)
-    # main object per synapse: most voxels, then the smaller object id
-    o = np.lexsort((pairs[:, 1], -counts, pairs[:, 0]))
-    first = o[np.r_[True, pairs[o[1:], 0] != pairs[o[:-1], 0]]]
-    syn, obj = pairs[first, 0], pairs[first, 1]
     ids = _np(sj_objects, "id", np.uint64)
     lo = np.stack([_np(sj_objects, f"bb_min_{c}", np.float64) for c in "xyz"], axis=1)
     hi = np.stack([_np(sj_objects, f"bb_max_{c}", np.float64) for c in "xyz"], axis=1)

@@ -47,7 +47,9 @@ from syconn.proc import (
     find_contacts,
     group_synapses,
     merge_contact_stats,
+    main_sj_objects,
     organelle_proximity,
+    rival_ratio,
     sj_centre_offsets,
     sj_object_shares,
     split_organelles,
@@ -74,8 +76,8 @@ def contact_dir(task: SyconnTask):
 
 
 #: version of the candidate columns, in the folder name: a working directory made by a syconn
-#: whose candidates lack a column the classifier reads computes them again (2: sj centre)
-CANDIDATES_VERSION = 2
+#: whose candidates lack a column the classifier reads computes them again (2: sj centre, 3: sj_prob_rival)
+CANDIDATES_VERSION = 3
 
 
 def synapses_dir(task: SyconnTask):
@@ -243,11 +245,12 @@ def synapse_model(cfg, working_dir) -> SynapseModel:
 
 
 class SynapseFeatures(SyconnTask):
-    """Synapse candidates and their features -> ``synapses_v2-<hash>/`` (Parquet, no SQL).
+    """Synapse candidates and their features -> ``synapses_v3-<hash>/`` (Parquet, no SQL).
 
     Groups the blocks' synapse-fragment voxels into candidates (:func:`group_synapses`),
     measures the organelles of both partners near each (:func:`organelle_proximity`), their sj
-    objects (:func:`sj_object_shares`, :func:`sj_centre_offsets`) and direction, and reduces the contact sites.  What the
+    objects (:func:`sj_object_shares`, :func:`sj_centre_offsets`, :func:`rival_ratio`) and
+    direction, and reduces the contact sites.  What the
     classifier (``Synapses``) and ``syconn train synapses`` read.
     """
 
@@ -312,6 +315,11 @@ class SynapseFeatures(SyconnTask):
         rows = synapse_rows(syn, feats, cs_ids=cs_ids,
                             extra={"sj_share": share, "sj_overlap": overlap,
                                    "sj_centre_dist_nm": centre_dist, "sj_extent_nm": extent})
+        # the cleft against the bouton's contacts with bystanders on the same blob
+        main = main_sj_objects(syn["synapse_id"].to_numpy(), memb, sj_ids)
+        pre = rows["cell_pre"].fill_null(0).to_numpy().astype(np.uint64)
+        rows = rows.append_column("sj_prob_rival", pa.array(rival_ratio(
+            rows["sj_prob_mean"].to_numpy(), main, pre)))
         write_parquet(memb.cast(pa.schema([("synapse_id", pa.uint64()), ("x", pa.int64()),
                                            ("y", pa.int64()), ("z", pa.int64())])),
                       self.output()["membership"].path)

@@ -346,9 +346,13 @@ def test_0008_classifier_features_down_and_up(backend, engine):
         assert compare_metadata(MigrationContext.configure(conn), T.metadata) == []
 
 
-def test_0009_sj_centre_features_down_and_up(backend, engine):
-    """Migration 0009 adds where a synapse lies on its sj object; a downgrade to 0008 drops the
-    two columns, keeps the 0008 features and every view; upgrading again matches the tables."""
+@pytest.mark.parametrize("revision, columns", [
+    ("0009", {"sj_centre_dist_nm": 40.0, "sj_extent_nm": None}),
+    ("0010", {"sj_prob_rival": 0.5})])
+def test_later_classifier_features_down_and_up(backend, engine, revision, columns):
+    """Migrations 0009 (where a synapse lies on its sj object) and 0010 (the cleft against its
+    bouton's other contacts) add feature columns; a downgrade past one drops its columns, keeps
+    the 0008 features and every view; upgrading again matches the tables."""
     _, url = backend
     bulk_load(engine, "cells", _cells([1, 2]))
     bulk_load(engine, "synapses", pa.table({
@@ -356,20 +360,20 @@ def test_0009_sj_centre_features_down_and_up(backend, engine):
         **{f"bb_{m}_{a}": [0] for m in ("min", "max") for a in "xyz"},
         **{f"rep_{a}": [0] for a in "xyz"}, "sign": pa.array([1], pa.int16()),
         "syn_prob": [0.9], "cell_a": [1], "cell_b": [2], "sj_share": [0.75],
-        "sj_centre_dist_nm": [40.0], "sj_extent_nm": pa.array([None], pa.float64())}))
-    assert run_query(engine, "SELECT sj_centre_dist_nm, sj_extent_nm FROM synapses")[1] == [
-        (40.0, None)]
-    _downgrade(engine, "0008")
-    assert current_revision(engine) == "0008"
+        **{k: pa.array([v], pa.float64()) for k, v in columns.items()}}))
+    names = ", ".join(columns)
+    assert run_query(engine, f"SELECT {names} FROM synapses")[1] == [tuple(columns.values())]
+    before = f"{int(revision) - 1:04d}"
+    _downgrade(engine, before)
+    assert current_revision(engine) == before
     cols = [c["name"] for c in inspect(engine).get_columns("synapses")]
-    assert "sj_centre_dist_nm" not in cols and "sj_extent_nm" not in cols
-    assert set(SJ_FEATURES) <= set(cols)
+    assert not set(columns) & set(cols) and set(SJ_FEATURES) <= set(cols)
     assert run_query(engine, "SELECT cell_pre, n_synapses FROM connections")[1] == [(1, 1)]
     assert run_query(engine, "SELECT id, n_synapses_out FROM cells_full ORDER BY id")[1] == [
         (1, 1), (2, 0)]
     assert run_query(engine, "SELECT id, cell_a FROM synapses_full")[1] == [(1, 1)]
     assert upgrade(engine, schema=_schema(url)) == head_revision()
-    assert run_query(engine, "SELECT id, sj_share, sj_centre_dist_nm FROM synapses")[1] == [
-        (1, 0.75, None)]
+    assert run_query(engine, f"SELECT id, sj_share, {names} FROM synapses")[1] == [
+        (1, 0.75, *[None] * len(columns))]
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), T.metadata) == []

@@ -41,6 +41,7 @@ def _rows(n, rng, synaptic):
         "direction_confidence": np.where(s, 1.0, 0.0),
         "sj_centre_dist_nm": np.where(s, rng.uniform(0, 60, n), rng.uniform(0, 400, n)),
         "sj_extent_nm": rng.uniform(100, 400, n),
+        "sj_prob_rival": np.where(s, 1.0, rng.uniform(0.3, 1, n)),
     })
 
 
@@ -156,7 +157,8 @@ SYNAPSE = {"size_vx": 3500, "area_um2": 0.16, "n_vc_vxs_pre": 15000, "n_vc_vxs_p
            "n_mi_objs_pre": 0, "n_mi_objs_post": 0, "min_dst_mi_nm_pre": 1e12,
            "min_dst_mi_nm_post": 1e12, "sj_share": 0.98, "sj_overlap": 0.78,
            "sj_prob_mean": 0.44, "sj_prob_max": 0.78, "sym_prop": 0.0, "asym_prop": 0.87,
-           "direction_confidence": 1.0, "sj_centre_dist_nm": 15.0, "sj_extent_nm": 250.0}
+           "direction_confidence": 1.0, "sj_centre_dist_nm": 15.0, "sj_extent_nm": 250.0,
+           "sj_prob_rival": 1.0}
 
 
 def test_shipped_model_scores_candidates_without_sj_or_vesicles_low():

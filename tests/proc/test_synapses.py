@@ -8,7 +8,8 @@ import pytest
 
 from syconn.errors import InputError
 from syconn.proc.synapses import (NO_ORGANELLE_DST_NM, group_synapses, organelle_proximity,
-                                  organelle_surface_points, sj_centre_offsets, sj_object_shares,
+                                  main_sj_objects, organelle_surface_points, rival_ratio,
+                                  sj_centre_offsets, sj_object_shares,
                                   split_organelles,
                                   synapse_direction, synapse_rows)
 
@@ -242,6 +243,22 @@ def test_sj_centre_offsets():
     # no sj input or no object table: unknown for all
     assert np.isnan(sj_centre_offsets([1, 2], memb, None, objs, VS)[0]).all()
     assert np.isnan(sj_centre_offsets([1, 2], memb, sjv, None, VS)[1]).all()
+
+
+def test_main_sj_objects_and_rival_ratio():
+    # synapse 1: 2 voxels of object 5, 1 of 6 -> 5; synapse 2: 1 of 5, 1 of 6 -> 5 (the
+    # smaller id); synapse 3: 1 of 6; synapse 4: on none
+    memb = pa.table({"synapse_id": np.array([1, 1, 1, 2, 2, 3, 4], np.uint64),
+                     "x": [0, 1, 2, 3, 4, 5, 6], "y": [0] * 7, "z": [0] * 7})
+    sjv = pa.table({"x": [0, 1, 2, 3, 4, 5], "y": [0] * 6, "z": [0] * 6,
+                    "sj_id": np.array([5, 5, 6, 6, 5, 6], np.uint64)})
+    main = main_sj_objects([4, 3, 2, 1], memb, sjv)
+    assert main.tolist() == [0, 6, 5, 5]
+    assert main_sj_objects([1], memb, None).tolist() == [0]
+    # a bouton (cell 7) on object 5 with its cleft (0.6) and a bystander contact (0.3); another
+    # cell's candidate on 5 (cell 8) and one of unknown direction are compared with nobody
+    r = rival_ratio([0.6, 0.3, 0.2, 0.4, 0.0], [5, 5, 5, 5, 0], [7, 7, 8, 0, 7])
+    assert r.tolist() == [1.0, 0.5, 1.0, 1.0, 0.0]
 
 
 def test_synapse_rows_turn_features_into_pre_and_post():

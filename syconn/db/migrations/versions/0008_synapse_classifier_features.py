@@ -49,7 +49,7 @@ def _load(name: str):
 
 
 def drop_synapse_columns(columns) -> None:
-    """Drop ``columns`` of ``synapses`` and recreate the views as revisions 0007-0009 have
+    """Drop ``columns`` of ``synapses`` and recreate the views as revisions 0007-0010 have
     them (SQLite rebuilds the table to drop columns; views naming it must not exist meanwhile).
     """
     v2, v4, v7 = (_load(n) for n in ("0002_views.py", "0004_thresholded_connections.py",
