@@ -702,6 +702,14 @@ def _sj_pairs(membership: pa.Table, sj_voxels: pa.Table) -> tuple[np.ndarray, np
     return np.unique(np.stack([sid[ok], obj[ok]], axis=1), axis=0, return_counts=True)
 
 
+def _positions(sid_all: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where ``ids`` stand in ``sid_all``: ``(rows, found)``, rows for the ids found."""
+    order = np.argsort(sid_all)
+    at = np.minimum(np.searchsorted(sid_all[order], ids), max(len(sid_all) - 1, 0))
+    found = sid_all[order][at] == ids if len(sid_all) else np.zeros(len(ids), bool)
+    return order[at[found]], found
+
+
 def _main_objects(pairs: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per synapse of :func:`_sj_pairs`' pairs, the sj object that holds most of its voxels
     (ties: the smaller id): ``(synapse ids, object ids)``."""
@@ -727,10 +735,8 @@ def main_sj_objects(synapse_ids, membership: pa.Table, sj_voxels: pa.Table | Non
     if sj_voxels is None or not len(sid_all):
         return out
     syn, obj = _main_objects(*_sj_pairs(membership, sj_voxels))
-    order = np.argsort(sid_all)
-    at = np.minimum(np.searchsorted(sid_all[order], syn), len(sid_all) - 1)
-    ok = sid_all[order][at] == syn
-    out[order[at[ok]]] = obj[ok]
+    rows, found = _positions(sid_all, syn)
+    out[rows] = obj[found]
     return out
 
 
@@ -749,24 +755,24 @@ def rival_ratio(values, main_obj, pre) -> np.ndarray:
     v = np.asarray(values, np.float64)
     obj = np.asarray(main_obj, np.uint64)
     pre = np.asarray(pre, np.uint64)
-    alone = (obj == 0) | (pre == 0)
-    key = np.stack([obj, pre], axis=1)
-    key[alone] = np.stack([np.zeros(alone.sum(), np.uint64),
-                           np.arange(1, alone.sum() + 1, dtype=np.uint64)], axis=1)
-    _, inv = np.unique(key, axis=0, return_inverse=True)
-    inv = inv.ravel()
-    best = np.zeros(inv.max() + 1 if len(inv) else 0)
-    np.maximum.at(best, inv, v)
-    return np.divide(v, best[inv], out=np.zeros_like(v), where=best[inv] > 0)
+    out = (v > 0).astype(np.float64)  # alone: compared with nobody
+    grp = (obj != 0) & (pre != 0)
+    if grp.any():
+        _, inv = np.unique(np.stack([obj[grp], pre[grp]], axis=1), axis=0, return_inverse=True)
+        inv = inv.ravel()
+        best = np.zeros(inv.max() + 1)
+        np.maximum.at(best, inv, v[grp])
+        out[grp] = np.divide(v[grp], best[inv], out=np.zeros(len(inv)), where=best[inv] > 0)
+    return out
 
 
-def sj_centre_offsets(synapse_ids, membership: pa.Table, sj_voxels: pa.Table | None,
+def sj_centre_offsets(synapse_ids, membership: pa.Table, main_obj,
                       sj_objects: pa.Table | None, voxel_size_nm: Sequence[float]
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Per synapse, where it lies on its sj object: ``(dist_nm, extent_nm)``.
 
-    The synapse's main sj object is the one that holds most of its voxels (ties: the smaller
-    id).  ``dist_nm`` is the distance from the synapse's centre (the mean of its voxels) to the
+    ``main_obj``: the synapse's main sj object (:func:`main_sj_objects`, 0: none), in the order
+    of ``synapse_ids``.  ``dist_nm`` is the distance from the synapse's centre (the mean of its voxels) to the
     centre of that object's bounding box, ``extent_nm`` half the box's diagonal.  A cleft sits
     at the centre of its own junction; a bystander's contact that a wide sj blob reaches lies
     off it, often with a large share of the object.  NaN for synapses on no known sj object.
@@ -778,26 +784,24 @@ def sj_centre_offsets(synapse_ids, membership: pa.Table, sj_voxels: pa.Table | N
     >>> sjv = pa.table({"x": [4, 5, 9, 9], "y": [0] * 4, "z": [0] * 4, "sj_id": [5] * 4})
     >>> objs = pa.table({"id": [5], "bb_min_x": [2], "bb_min_y": [0], "bb_min_z": [0],
     ...                  "bb_max_x": [9], "bb_max_y": [1], "bb_max_z": [1]})
-    >>> d, e = sj_centre_offsets([1, 2], memb, sjv, objs, (10, 10, 20))
+    >>> d, e = sj_centre_offsets([1, 2], memb, main_sj_objects([1, 2], memb, sjv), objs,
+    ...                          (10, 10, 20))
     >>> d.tolist(), np.round(e, 2).tolist()  # box centre x = 5; half of |(70, 10, 20)| nm
     ([5.0, 40.0], [36.74, 36.74])
     """
     sid_all = np.asarray(synapse_ids, np.uint64)
     n = len(sid_all)
     dist, extent = np.full(n, np.nan), np.full(n, np.nan)
-    if sj_voxels is None or sj_objects is None or not n:
+    main = np.asarray(main_obj, np.uint64)
+    if sj_objects is None or not np.any(main):
         return dist, extent
-    syn, obj = _main_objects(*_sj_pairs(membership, sj_voxels))
-    if not len(syn):
-        return dist, extent
+    on = main != 0
+    syn, obj = sid_all[on], main[on]
     vs = np.asarray(voxel_size_nm, np.float64)
     ids = _np(sj_objects, "id", np.uint64)
     lo = np.stack([_np(sj_objects, f"bb_min_{c}", np.float64) for c in "xyz"], axis=1)
     hi = np.stack([_np(sj_objects, f"bb_max_{c}", np.float64) for c in "xyz"], axis=1)
-    oi = np.argsort(ids)
-    pos = np.minimum(np.searchsorted(ids[oi], obj), max(len(ids) - 1, 0))
-    known = ids[oi][pos] == obj if len(ids) else np.zeros(len(obj), bool)
-    k = oi[pos[known]]
+    k, known = _positions(ids, obj)
     centre = (lo[k] + hi[k] - 1.0) / 2.0  # bb_max is exclusive
     half_diag = np.linalg.norm((hi[k] - lo[k]) * vs, axis=1) / 2.0
     # the synapse's centre: the mean of all its voxels
@@ -808,13 +812,9 @@ def sj_centre_offsets(synapse_ids, membership: pa.Table, sj_voxels: pa.Table | N
     mean = np.stack([np.bincount(inv, weights=_np(membership, c, np.float64)) / n_vx
                      for c in "xyz"], axis=1)
     sc = mean[np.searchsorted(us, syn[known])]
-    order = np.argsort(sid_all)
-    at = np.searchsorted(sid_all[order], syn[known])
-    ok = at < n
-    ok[ok] = sid_all[order][at[ok]] == syn[known][ok]
-    rows = order[at[ok]]
-    dist[rows] = np.linalg.norm((sc[ok] - centre[ok]) * vs, axis=1)
-    extent[rows] = half_diag[ok]
+    rows = np.flatnonzero(on)[known]
+    dist[rows] = np.linalg.norm((sc - centre) * vs, axis=1)
+    extent[rows] = half_diag
     return dist, extent
 
 

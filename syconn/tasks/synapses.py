@@ -290,7 +290,8 @@ class SynapseFeatures(SyconnTask):
         sj_sizes = read_parquet(organelle_dir(self, "sj") / "objects.parquet") \
             if sj_ids is not None else None
         share, overlap = sj_object_shares(syn["synapse_id"].to_numpy(), memb, sj_ids, sj_sizes)
-        centre_dist, extent = sj_centre_offsets(syn["synapse_id"].to_numpy(), memb, sj_ids,
+        main = main_sj_objects(syn["synapse_id"].to_numpy(), memb, sj_ids)
+        centre_dist, extent = sj_centre_offsets(syn["synapse_id"].to_numpy(), memb, main,
                                                 sj_sizes, vs)
         self.progress(2, 4, "candidates grouped")
 
@@ -316,7 +317,6 @@ class SynapseFeatures(SyconnTask):
                             extra={"sj_share": share, "sj_overlap": overlap,
                                    "sj_centre_dist_nm": centre_dist, "sj_extent_nm": extent})
         # the cleft against the bouton's contacts with bystanders on the same blob
-        main = main_sj_objects(syn["synapse_id"].to_numpy(), memb, sj_ids)
         pre = rows["cell_pre"].fill_null(0).to_numpy().astype(np.uint64)
         rows = rows.append_column("sj_prob_rival", pa.array(rival_ratio(
             rows["sj_prob_mean"].to_numpy(), main, pre)))

@@ -233,7 +233,8 @@ def test_sj_centre_offsets():
     objs = pa.table({"id": np.array([6, 5], np.uint64), "bb_min_x": [30, 0], "bb_min_y": [0, 0],
                      "bb_min_z": [0, 0], "bb_max_x": [31, 10], "bb_max_y": [2, 4],
                      "bb_max_z": [1, 2]})
-    dist, extent = sj_centre_offsets([1, 2, 3, 4], memb, sjv, objs, VS)
+    dist, extent = sj_centre_offsets([1, 2, 3, 4], memb,
+                                     main_sj_objects([1, 2, 3, 4], memb, sjv), objs, VS)
     # synapse 2's centre: x (9 + 30 + 30) / 3 = 23, y 1/3; object 6's centre (30, 0.5, 0)
     d2 = float(np.linalg.norm([(23 - 30) * 10, (1 / 3 - 0.5) * 10, 0]))
     assert np.allclose(dist[:2], [0.0, d2]) and np.isnan(dist[2:]).all()
@@ -241,8 +242,10 @@ def test_sj_centre_offsets():
     assert np.allclose(extent[:2], [np.sqrt(100**2 + 40**2 + 40**2) / 2, 15.0])
     assert np.isnan(extent[2:]).all()
     # no sj input or no object table: unknown for all
-    assert np.isnan(sj_centre_offsets([1, 2], memb, None, objs, VS)[0]).all()
-    assert np.isnan(sj_centre_offsets([1, 2], memb, sjv, None, VS)[1]).all()
+    assert np.isnan(sj_centre_offsets([1, 2], memb, main_sj_objects([1, 2], memb, None), objs,
+                                      VS)[0]).all()
+    assert np.isnan(sj_centre_offsets([1, 2], memb, main_sj_objects([1, 2], memb, sjv), None,
+                                      VS)[1]).all()
 
 
 def test_main_sj_objects_and_rival_ratio():
