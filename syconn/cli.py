@@ -119,10 +119,9 @@ def sql(
     fmt: OutputFormat = FORMAT_OPT,
 ) -> None:
     """Run a read-only SQL query on WD's database (writes are refused by the database)."""
-    from syconn.db import run_query
-    from syconn.workdir import open_engine
+    from syconn.read import Results
 
-    columns, rows = run_query(open_engine(wd, read_only=True), query)
+    columns, rows = Results(wd).query(query)
     print_rows(columns, rows, fmt)
 
 
@@ -175,9 +174,10 @@ def example(
 
 
 def _ro(wd: Path):
-    from syconn.workdir import open_engine
+    """WD's read-only engine (the read side's)."""
+    from syconn.read import Results
 
-    return open_engine(wd, read_only=True)
+    return Results(wd).engine
 
 
 @app.command()
@@ -267,12 +267,12 @@ def matrix(
     workers: int = typer.Option(1, "--workers", "-j", min=1, help="parallel worker processes"),
 ) -> None:
     """Write conn_mat.csv (the original's layout), a Parquet copy and a heatmap PNG."""
+    from syconn.read import Results
     from syconn.runner import run_pipeline
     from syconn.tasks import MatrixExport
 
     run_pipeline(wd, workers=workers, task=MatrixExport(working_dir=str(wd)))
-    out = Path(wd) / "connectivity_matrix"
-    for p in sorted(out.glob("conn_mat*")):
+    for p in Results(wd).matrix_files():
         typer.echo(str(p))
 
 
@@ -307,6 +307,32 @@ def export_cmd(
             raise InputError(f"--cells: got {cells!r}, expected comma-separated integer ids") \
                 from None
     export(wd, fmt, out, cells=ids, kind=kind, volume=volume, log=typer.echo)
+
+
+@app.command("server")
+def server_cmd(
+    wd: Path = WD_ARG,
+    port: int = typer.Option(10001, "--port", min=1, max=65535,
+                             help="port (the original's SyConnGate port)"),
+    host: str = typer.Option("127.0.0.1", "--host",
+                             help="address to listen on; the default serves this machine "
+                                  "only, 0.0.0.0 every network (the API has no login)"),
+    allow_write: bool = typer.Option(False, "--allow-write",
+                                     help="let push_so_attr write its few whitelisted "
+                                          "attributes (synapse sign, cell type, glia flag)"),
+) -> None:
+    """Serve WD over HTTP: the original's KNOSSOS-plugin API (SyConnGate) and the viewer.
+
+    Refuses a working directory whose synapses are not processed yet.
+    """
+    import uvicorn
+
+    from syconn.server import create_app
+
+    application = create_app(wd, allow_write=allow_write)
+    typer.echo(f"serving {wd} on http://{host}:{port}/ "
+               f"({'writes allowed' if allow_write else 'read-only'}; Ctrl+C stops)")
+    uvicorn.run(application, host=host, port=port, log_level="warning")
 
 
 @train_app.command("synapses")

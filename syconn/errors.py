@@ -13,6 +13,7 @@ __all__ = [
     "VolumeNotFound",
     "VolumeFormatError",
     "InputError",
+    "ObjectNotFound",
     "DatabaseError",
     "ReadOnlyViolation",
     "ReadOnlyRoleError",
@@ -40,6 +41,11 @@ class VolumeFormatError(SyconnError, ValueError):
 
 class InputError(SyconnError, ValueError):
     """Input data are inconsistent: wrong dtype, mismatched shapes, bad agglomeration graph."""
+
+
+class ObjectNotFound(InputError, LookupError):
+    """A working directory holds no such object (cell, supervoxel, synapse) or no such result
+    yet (meshes, skeletons before their step ran)."""
 
 
 class DatabaseError(SyconnError, RuntimeError):

@@ -20,12 +20,10 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from syconn.config import load_config
-from syconn.db import run_query
 from syconn.errors import InputError
 from syconn.proc.cells import map_supervoxels, sorted_mapping
 from syconn.proc.skeletons import TEASAR_PARAMS, Skeleton
-from syconn.workdir import open_engine
+from syconn.read import Results
 
 __all__ = ["Evaluation", "evaluate", "match_synapses", "MATCH_DISTANCE_NM", "SkeletonEvaluation",
            "evaluate_skeletons", "score_skeletons", "SynapseScore", "score_synapses",
@@ -183,11 +181,11 @@ def synapse_tables(wd: Path | str, gt_dir: Path | str) -> tuple[pd.DataFrame, pd
     """Every synapse candidate of ``wd`` (from SQL, with ``syn_prob``) and the truth of a
     ``syconn synth`` folder, as :func:`score_synapses` takes them."""
     _, tables = _ground_truth(Path(gt_dir))
-    engine = open_engine(wd, read_only=True)
-    cols, rows = run_query(engine, "SELECT id, cell_pre, cell_post, cell_a, cell_b, rep_x, "
-                                   "rep_y, rep_z, sign, syn_prob FROM synapses")
-    pred = pd.DataFrame(rows, columns=cols).rename(columns={"rep_x": "x", "rep_y": "y",
-                                                            "rep_z": "z"})
+    # in load order: ties of syn_prob keep their rank order in the precision-recall curve
+    pred = Results(wd).synapse_frame(("id", "cell_pre", "cell_post", "cell_a", "cell_b",
+                                      "rep_x", "rep_y", "rep_z", "sign", "syn_prob"),
+                                     order_by_id=False)
+    pred = pred.rename(columns={"rep_x": "x", "rep_y": "y", "rep_z": "z"})
     pred = pred.fillna({"cell_pre": 0, "cell_post": 0})
     true = _pair_columns(pd.read_parquet(tables["synapses"]), "pre_cell_id", "post_cell_id")
     return pred, true
@@ -212,9 +210,9 @@ def evaluate(wd: Path | str, gt_dir: Path | str) -> Evaluation:
     """Score the results of ``wd`` against the ground truth in ``gt_dir`` (a synth output)."""
     gt_dir = Path(gt_dir)
     meta, tables = _ground_truth(gt_dir)
-    cfg = load_config(wd)
+    res = Results(wd)
+    cfg = res.cfg
     vs = cfg.dataset.voxel_size_nm
-    engine = open_engine(wd, cfg, read_only=True)
 
     pred, true = synapse_tables(wd, gt_dir)
     syn, _, _ = score_synapses(pred, true, vs, threshold=cfg.cell_objects.thresh_synssv_proba)
@@ -223,7 +221,7 @@ def evaluate(wd: Path | str, gt_dir: Path | str) -> Evaluation:
     # original's too); ground-truth mitochondria cut by the volume border can be that small
     gt_mi = pd.read_parquet(tables["mitochondria"])
     mito_true = int((gt_mi["size_vx"] >= cfg.cell_objects.min_obj_vx.mi).sum())
-    mito_pred = run_query(engine, "SELECT COUNT(*) FROM organelles WHERE kind = 'mi'")[1][0][0]
+    mito_pred = res.organelle_count("mi")
 
     # supervoxel-to-cell must be exactly the connected components of the agglomeration graph
     from syconn.proc import cells_from_agglomeration
@@ -233,8 +231,8 @@ def evaluate(wd: Path | str, gt_dir: Path | str) -> Evaluation:
     edges = read_agglomeration(gt_dir / meta["agglomeration"])
     gt_sv = cells_from_agglomeration(sv_ids, edges).to_pandas()[["sv_id", "cell_id"]]
     gt_sv = gt_sv.astype({"sv_id": np.int64, "cell_id": np.int64})
-    cols, rows = run_query(engine, "SELECT id AS sv_id, cell_id FROM supervoxels")
-    db_sv = pd.DataFrame(rows, columns=cols)
+    sv, cell = res.supervoxel_cells()
+    db_sv = pd.DataFrame({"sv_id": sv, "cell_id": cell})
     merged = gt_sv.merge(db_sv, on="sv_id", how="outer", suffixes=("_gt", "_db"))
     wrong = int((merged["cell_id_gt"] != merged["cell_id_db"]).sum())
     return Evaluation(
@@ -319,25 +317,20 @@ def evaluate_skeletons(wd: Path | str, gt_dir: Path | str, *,
                                                                        pd.DataFrame]:
     """Score the cell skeletons of ``wd`` against the ground-truth skeletons of ``gt_dir``
     (see :func:`score_skeletons`).  Returns the summary and a per-neuron table."""
-    from syconn.tasks.morphology import skeleton_store
-
     _, tables = _ground_truth(Path(gt_dir))
-    cfg = load_config(wd)
+    res = Results(wd)
+    cfg = res.cfg
     cells = pd.read_parquet(tables["cells"])
     lookup = sorted_mapping(pd.read_parquet(tables["supervoxels"]))
 
     def cell_at(points_vx: np.ndarray) -> np.ndarray:
         return map_supervoxels(_labels_at(cfg.inputs.seg, points_vx), *lookup)
 
-    engine = open_engine(wd, cfg, read_only=True)
-    _, rows = run_query(engine, "SELECT id, skeleton_status FROM cells")
-    status = {int(k): v for k, v in rows}
+    status = res.skeleton_status()
     neurons = cells.loc[~cells["is_glia"], "cell_id"]
-    got = skeleton_store(wd).get_many([int(c) for c in neurons if status.get(int(c)) == "ok"])
-    from syconn.io import open_volume
-
-    with open_volume(cfg.inputs.seg) as seg:
-        shape = seg.shape
+    ok = [int(c) for c in neurons if status.get(int(c)) == "ok"]
+    got = res.skeletons(ok) if ok else {}
+    shape = res.seg_shape()
     return score_skeletons(got, status, cells, pd.read_parquet(tables["skeletons"]), cell_at,
                            cfg.dataset.voxel_size_nm, shape, tolerance=tolerance)
 

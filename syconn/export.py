@@ -42,18 +42,16 @@ from pathlib import Path
 import numpy as np
 
 from syconn.errors import InputError
+from syconn.read import Results
 
 __all__ = ["EXPORT_FORMATS", "export"]
 
 EXPORT_FORMATS = ("ply", "obj", "swc", "neuroglancer")
 
 
-def _cell_rows(engine, cells: Sequence[int] | None):
-    from syconn.db import run_query
-
-    cols, rows = run_query(engine, "SELECT id, size_vx, cell_type, volume_um3, cable_length_um, "
-                                   "skeleton_status FROM cells ORDER BY id")
-    table = {c: [r[i] for r in rows] for i, c in enumerate(cols)}
+def _cell_rows(res: Results, cells: Sequence[int] | None) -> dict[str, list]:
+    """The cells table (``CELL_COLUMNS``), restricted to ``cells`` (all of them must exist)."""
+    table = res.cell_table()
     ids = np.asarray(table["id"], np.int64)
     if cells is not None:
         want = np.asarray(sorted(set(int(c) for c in cells)), np.int64)
@@ -64,16 +62,6 @@ def _cell_rows(engine, cells: Sequence[int] | None):
         keep = np.isin(ids, want)
         table = {c: [v for v, k in zip(vals, keep) if k] for c, vals in table.items()}
     return table
-
-
-def _store(wd: Path, kind: str):
-    from syconn.tasks.morphology import mesh_store, skeleton_store
-
-    store = skeleton_store(wd) if kind == "skeleton" else mesh_store(wd, kind)
-    if not (store.path / "store.json").exists():
-        what = "skeletons" if kind == "skeleton" else f"{kind} meshes"
-        raise InputError(f"{wd}: no {what} yet; run 'syconn run {wd}' first")
-    return store
 
 
 def export(wd: Path | str, fmt: str, out: Path | str | None = None, *,
@@ -112,32 +100,28 @@ def export(wd: Path | str, fmt: str, out: Path | str | None = None, *,
         An unknown format or kind, cell ids not in the cells table, ``out`` an existing file,
         or the meshes / skeletons not computed yet.
     """
-    from syconn.config import load_config
-    from syconn.workdir import open_engine
-
     wd = Path(wd)
     if fmt not in EXPORT_FORMATS:
         raise InputError(f"format: got {fmt!r}, expected one of {', '.join(EXPORT_FORMATS)}")
     if kind not in ("cells", "mi", "vc", "sj", "syn"):
         raise InputError(f"--kind: got {kind!r}, expected cells, mi, vc, sj or syn")
-    cfg = load_config(wd)
-    engine = open_engine(wd, cfg, read_only=True)
-    table = _cell_rows(engine, cells)
+    res = Results(wd)
+    table = _cell_rows(res, cells)
     out = Path(out) if out is not None else wd / "export" / _default_name(fmt, table, cells)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out: {out} is a file, expected a folder (or a path not yet there)")
     if fmt in ("ply", "obj"):
-        n = _export_meshes(wd, engine, out, fmt, kind, table, cells is not None)
+        n = _export_meshes(res, out, fmt, kind, table, cells is not None)
         log(f"{n} {kind} meshes")
     elif fmt == "swc":
-        n = _export_swc(wd, out, table)
+        n = _export_swc(res, out, table)
         log(f"{n} skeletons")
     else:
         tmp = out.with_name(f".{out.name}.partial")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         try:
-            _export_neuroglancer(wd, cfg, engine, tmp, table, cells, volume, log)
+            _export_neuroglancer(res, tmp, table, cells, volume, log)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -168,10 +152,8 @@ def _replace_folder(new: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _object_ids(engine, kind: str, table: dict, restricted: bool) -> list[int] | None:
+def _object_ids(res: Results, kind: str, table: dict, restricted: bool) -> list[int] | None:
     """Ids of the objects of ``kind`` belonging to the selected cells (None: all)."""
-    from syconn.db import run_query
-
     if not restricted:
         return None
     cells = [int(c) for c in table["id"]]
@@ -179,20 +161,17 @@ def _object_ids(engine, kind: str, table: dict, restricted: bool) -> list[int] |
         return cells
     if not cells:
         return []
-    marks = ",".join(str(c) for c in cells)
     if kind == "syn":
-        sql = f"SELECT id FROM synapses WHERE cell_a IN ({marks}) OR cell_b IN ({marks})"
-    else:
-        sql = f"SELECT id FROM organelles WHERE kind = '{kind}' AND cell_id IN ({marks})"
-    return [int(r[0]) for r in run_query(engine, sql)[1]]
+        return res.synapse_ids(cells).tolist()
+    return res.organelle_ids(kind, cells).tolist()
 
 
-def _export_meshes(wd: Path, engine, out: Path, fmt: str, kind: str, table: dict,
+def _export_meshes(res: Results, out: Path, fmt: str, kind: str, table: dict,
                    restricted: bool) -> int:
     from syconn.io.meshes import write_obj, write_ply
 
-    store = _store(wd, kind)
-    ids = _object_ids(engine, kind, table, restricted)
+    store = res.mesh_store(kind)
+    ids = _object_ids(res, kind, table, restricted)
     write = write_ply if fmt == "ply" else write_obj
     out.mkdir(parents=True, exist_ok=True)
     n = 0
@@ -203,11 +182,10 @@ def _export_meshes(wd: Path, engine, out: Path, fmt: str, kind: str, table: dict
     return n
 
 
-def _export_swc(wd: Path, out: Path, table: dict) -> int:
+def _export_swc(res: Results, out: Path, table: dict) -> int:
     from syconn.io.swc import write_swc
 
-    store = _store(wd, "skeleton")
-    got = store.get_many(int(c) for c in table["id"])
+    got = res.skeletons(int(c) for c in table["id"])
     out.mkdir(parents=True, exist_ok=True)
     for oid, skel in sorted(got.items()):
         write_swc(out / f"{oid}.swc", skel, comment=f"syconn cell {oid}; coordinates and radii "
@@ -215,19 +193,15 @@ def _export_swc(wd: Path, out: Path, table: dict) -> int:
     return len(got)
 
 
-def _export_neuroglancer(wd: Path, cfg, engine, tmp: Path, table: dict,
-                         cells: Sequence[int] | None, volume: bool,
-                         log: Callable[[str], None]) -> None:
-    import pandas as pd
-
-    from syconn.db import run_query
+def _export_neuroglancer(res: Results, tmp: Path, table: dict, cells: Sequence[int] | None,
+                         volume: bool, log: Callable[[str], None]) -> None:
     from syconn.io.neuroglancer import export_neuroglancer
     from syconn.tasks.base import cache_chunks
 
-    vs = np.asarray(cfg.dataset.voxel_size_nm, np.float64)
+    vs = res.voxel_size_nm
     ids = [int(c) for c in table["id"]]
-    meshes = _store(wd, "cells").get_many(ids)
-    skels = _store(wd, "skeleton").get_many(ids)
+    meshes = res.meshes("cells", ids)
+    skels = res.skeletons(ids)
     props = {"id": np.asarray(ids, np.uint64),
              "size": np.asarray(table["size_vx"], np.int64).astype(np.uint64),
              "volume_um3": np.asarray([np.nan if v is None else v for v in table["volume_um3"]],
@@ -236,13 +210,9 @@ def _export_neuroglancer(wd: Path, cfg, engine, tmp: Path, table: dict,
                                             for v in table["cable_length_um"]], np.float32)}
     if any(t is not None for t in table["cell_type"]):
         props["cell_type"] = np.asarray([t or "unknown" for t in table["cell_type"]], object)
-    _, drow = run_query(engine, "SELECT syn_prob_threshold FROM dataset")
-    thresh = drow[0][0] if drow and drow[0][0] is not None else \
-        cfg.cell_objects.thresh_synssv_proba
-    cols, rows = run_query(
-        engine, "SELECT id, cell_pre, cell_post, cell_a, cell_b, rep_x, rep_y, rep_z, syn_prob, "
-                "sign, area_um2 FROM synapses WHERE syn_prob > :t ORDER BY id", {"t": thresh})
-    syn = pd.DataFrame(rows, columns=cols)
+    syn = res.synapse_frame(("id", "cell_pre", "cell_post", "cell_a", "cell_b", "rep_x",
+                             "rep_y", "rep_z", "syn_prob", "sign", "area_um2"),
+                            above=res.syn_prob_threshold())
     if cells is not None:
         sel = set(ids)
         syn = syn[syn["cell_a"].isin(sel) | syn["cell_b"].isin(sel)]
@@ -255,38 +225,22 @@ def _export_neuroglancer(wd: Path, cfg, engine, tmp: Path, table: dict,
         syn_prob=syn["syn_prob"].astype(np.float32), sign=syn["sign"].astype(np.int32),
         area_um2=syn["area_um2"].astype(np.float32),
         direction_known=known.astype(np.uint32), id=syn["id"].astype(np.uint64))
-    shape = _volume_shape(cfg)
-    export_neuroglancer(tmp, voxel_size_nm=vs, volume_shape_xyz=shape, meshes=meshes,
+    export_neuroglancer(tmp, voxel_size_nm=vs, volume_shape_xyz=res.seg_shape(), meshes=meshes,
                         skeletons=skels, cells=props, synapses=syn,
                         synapse_properties=("syn_prob", "sign", "area_um2", "direction_known"),
-                        chunk_size_xyz=cache_chunks(cfg.dataset.block_shape))
+                        chunk_size_xyz=cache_chunks(res.cfg.dataset.block_shape))
     log(f"{len(meshes)} meshes, {len(skels)} skeletons, {len(syn)} synapses")
     if volume:
-        _write_cell_volume(wd, cfg, tmp, ids if cells is not None else None, log)
+        _write_cell_volume(res, tmp, ids if cells is not None else None, log)
 
 
-def _volume_shape(cfg) -> tuple[int, int, int]:
-    from syconn.io import open_volume
-
-    with open_volume(cfg.inputs.seg) as seg:
-        return tuple(int(s) for s in seg.shape)
-
-
-def _write_cell_volume(wd: Path, cfg, root: Path, ids: list[int] | None,
+def _write_cell_volume(res: Results, root: Path, ids: list[int] | None,
                        log: Callable[[str], None]) -> None:
     """The segmentation mapped to cell ids, block by block, as raw precomputed chunks."""
-    import fastremap
-
     from syconn.io.neuroglancer import write_volume_chunk
-    from syconn.tasks.supervoxels import Cells, cell_labels, read_sv_to_cell
 
-    task = Cells(working_dir=str(wd))
-    sv, cell = read_sv_to_cell(task)
-    blocks = task.blocks
-    for n, b in enumerate(blocks):
-        labels = cell_labels(task.read_seg(b.offset, b.shape), sv, cell)
-        if ids is not None:
-            labels = fastremap.mask_except(labels, list(ids))
-        write_volume_chunk(root, labels, b.offset)
-        if (n + 1) % 10 == 0 or n + 1 == len(blocks):
-            log(f"label volume: {n + 1}/{len(blocks)} blocks")
+    n_blocks = res.n_blocks()
+    for n, (offset, labels) in enumerate(res.cell_label_blocks(ids)):
+        write_volume_chunk(root, labels, offset)
+        if (n + 1) % 10 == 0 or n + 1 == n_blocks:
+            log(f"label volume: {n + 1}/{n_blocks} blocks")

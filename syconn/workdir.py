@@ -186,17 +186,19 @@ def init_from_synth(wd: Path | str, data: Path | str, *, block_shape: Sequence[i
                         block_shape=block_shape, db_url=db_url, name=name)
 
 
-def open_engine(wd: Path | str, cfg: Config | None = None, *, read_only: bool = False) -> Engine:
+def open_engine(wd: Path | str, cfg: Config | None = None, *, read_only: bool = False,
+                pool_size: int | None = None) -> Engine:
     """The database engine of working directory ``wd``.
 
     ``read_only``: a session the database keeps from writing.  On PostgreSQL it connects as
     the SELECT-only role of ``database.readonly_url`` (checked at every connection); without
-    one it is refused, never opened as the writing user.
+    one it is refused, never opened as the writing user.  ``pool_size``: keep that many
+    connections for reuse (:func:`syconn.db.make_engine`; default: a new one per use).
     """
     cfg = cfg or load_config(wd)
     url = cfg.db_url(wd)
     if not is_postgres(url):
-        return make_engine(url, read_only=read_only)
+        return make_engine(url, read_only=read_only, pool_size=pool_size)
     if read_only:
         url = cfg.database.readonly_url
         if not url:
@@ -205,7 +207,7 @@ def open_engine(wd: Path | str, cfg: Config | None = None, *, read_only: bool = 
                 f"working directory (database.readonly_url is not set), and a read-only "
                 f"session never runs as the writing user; an administrator creates one with "
                 f"'syconn db grant-readonly {wd} --role NAME'")
-    return make_engine(url, schema=cfg.database.schema, read_only=read_only)
+    return make_engine(url, schema=cfg.database.schema, read_only=read_only, pool_size=pool_size)
 
 
 def init_workdir(wd: Path | str, *, inputs: Mapping[str, str | None] | None = None,

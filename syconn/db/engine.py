@@ -22,7 +22,7 @@ from urllib.parse import quote
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 from syconn.errors import DatabaseError, ReadOnlyRoleError
 
@@ -58,7 +58,8 @@ def readonly_role(schema: str) -> str:
     return f"{schema[:60]}_ro"
 
 
-def make_engine(url: str, *, schema: str | None = None, read_only: bool = False) -> Engine:
+def make_engine(url: str, *, schema: str | None = None, read_only: bool = False,
+                pool_size: int | None = None) -> Engine:
     """Create an engine for ``url``.
 
     Parameters
@@ -73,6 +74,11 @@ def make_engine(url: str, *, schema: str | None = None, read_only: bool = False)
         ``schema`` (:func:`syconn.db.roles.readonly_problem`) and fails with
         :class:`~syconn.errors.ReadOnlyRoleError` otherwise; the session also runs in
         read-only transactions.
+    pool_size
+        Keep up to this many connections open for reuse (a long-lived reader answering many
+        small queries, the server); default none: every ``connect()`` opens a new one, so
+        worker processes never share a connection.  The read-only checks run once per
+        connection opened, either way.
     """
     try:
         u = make_url(url)
@@ -80,15 +86,27 @@ def make_engine(url: str, *, schema: str | None = None, read_only: bool = False)
         raise DatabaseError(f"{url}: not a database URL (expected sqlite:///PATH or "
                             f"postgresql://USER@HOST:PORT/DB)") from None
     backend = u.get_backend_name()
+    pool = _pool_args(pool_size)
     if backend == "sqlite":
-        return _sqlite_engine(u, read_only=read_only)
+        return _sqlite_engine(u, read_only=read_only, pool=pool)
     if backend == "postgresql":
-        return _postgres_engine(u, schema=schema, read_only=read_only)
+        return _postgres_engine(u, schema=schema, read_only=read_only, pool=pool)
     raise DatabaseError(f"{safe_url(url)}: unsupported database '{backend}' "
                         f"(use sqlite or postgresql)")
 
 
-def _sqlite_engine(u, *, read_only: bool) -> Engine:
+def _pool_args(pool_size: int | None) -> dict:
+    """create_engine's pool arguments: NullPool, or a QueuePool of ``pool_size`` (as many
+    again on demand) that checks a connection before handing it out."""
+    if pool_size is None:
+        return {"poolclass": NullPool}
+    if int(pool_size) < 1:
+        raise DatabaseError(f"pool_size: got {pool_size}, expected at least 1")
+    return {"poolclass": QueuePool, "pool_size": int(pool_size),
+            "max_overflow": int(pool_size), "pool_pre_ping": True}
+
+
+def _sqlite_engine(u, *, read_only: bool, pool: dict) -> Engine:
     path = u.database
     if not path or path == ":memory:":
         raise DatabaseError(f"{u}: syconn needs a file database, not an in-memory one")
@@ -100,9 +118,11 @@ def _sqlite_engine(u, *, read_only: bool) -> Engine:
             raise DatabaseError(f"{p}: no database yet; run 'syconn db upgrade' first")
         uri = f"file:{quote(str(p.resolve()))}?mode=ro"
         # pragmas and the authorizer are set in _sqlite_connect
-        return create_engine("sqlite://", creator=lambda: _sqlite_connect(uri),
-                             poolclass=NullPool)
-    eng = create_engine(u, poolclass=NullPool, connect_args={"timeout": 60})
+        return create_engine("sqlite://", creator=lambda: _sqlite_connect(uri), **pool)
+    # a pooled connection may be used by another thread than the one that opened it
+    args = {"timeout": 60} if pool["poolclass"] is NullPool else \
+        {"timeout": 60, "check_same_thread": False}
+    eng = create_engine(u, connect_args=args, **pool)
 
     @event.listens_for(eng, "connect")
     def _pragmas(dbapi_conn, _record):  # noqa: ANN001
@@ -151,7 +171,7 @@ def _sqlite_connect(uri: str):
     return conn
 
 
-def _postgres_engine(u, *, schema: str | None, read_only: bool) -> Engine:
+def _postgres_engine(u, *, schema: str | None, read_only: bool, pool: dict) -> Engine:
     if u.drivername == "postgresql":
         u = u.set(drivername="postgresql+psycopg2")
     options = []
@@ -163,7 +183,7 @@ def _postgres_engine(u, *, schema: str | None, read_only: bool) -> Engine:
     connect_args = {"connect_timeout": 10}
     if options:
         connect_args["options"] = " ".join(options)
-    eng = create_engine(u, poolclass=NullPool, connect_args=connect_args)
+    eng = create_engine(u, connect_args=connect_args, **pool)
     if read_only:
         checked = schema or "public"
 

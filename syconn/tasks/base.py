@@ -17,21 +17,20 @@ Conventions every task follows (STYLE.md 7-9):
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import os
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import luigi
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from syconn.config import Config, config_to_dict, load_config
+from syconn.config import Config, load_config
 from syconn.db import task_done
+from syconn.read import seg_cache_path, settings_hash, step_dir
 from syconn.workdir import open_engine
 
 __all__ = [
@@ -92,18 +91,6 @@ def cache_chunks(block_shape: Sequence[int]) -> tuple[int, int, int]:
 
 def grid_counts(shape_xyz: Sequence[int], block_shape: Sequence[int]) -> tuple[int, int, int]:
     return tuple(-(-int(n) // int(b)) for n, b in zip(shape_xyz, block_shape))
-
-
-def settings_hash(cfg: Config, *sections: str) -> str:
-    """8 hex digits identifying the config sections (dotted paths) a step depends on."""
-    data = config_to_dict(cfg)
-    picked = {}
-    for s in sections:
-        node: Any = data
-        for part in s.split("."):
-            node = node[part]
-        picked[s] = node
-    return hashlib.sha1(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:8]
 
 
 class atomic_path:
@@ -204,7 +191,7 @@ class SyconnTask(luigi.Task):
 
     def seg_cache_path(self) -> Path:
         """The segmentation copied into Zarr by ``SupervoxelBlock`` (fast halo reads)."""
-        return self.step_dir("prepare") / "seg.zarr"
+        return seg_cache_path(self.wd, self.cfg)
 
     def read_seg(self, offset, shape) -> np.ndarray:
         """Read the segmentation from the Zarr copy (blocks whose SupervoxelBlock is done)."""
@@ -214,9 +201,9 @@ class SyconnTask(luigi.Task):
             return vol.read(offset, shape)
 
     def step_dir(self, name: str, *sections: str) -> Path:
-        """Folder of a step's files: ``WD/steps/<name>-<settings hash>``."""
-        h = settings_hash(self.cfg, "dataset", "inputs", *sections)
-        return self.wd / "steps" / f"{name}-{h}"
+        """Folder of a step's files: ``WD/steps/<name>-<settings hash>``
+        (:func:`syconn.read.step_dir`, where readers find it too)."""
+        return step_dir(self.wd, self.cfg, name, *sections)
 
     def unit_key(self) -> str:
         """The task's identity within its working directory (:func:`task_key`)."""

@@ -51,6 +51,8 @@ import luigi
 import numpy as np
 import pyarrow as pa
 
+from syconn import read as read_side
+from syconn.config import load_config
 from syconn.io import open_volume
 from syconn.io.meshes import MeshStore
 from syconn.io.skeletons import SkeletonStore
@@ -74,7 +76,7 @@ from syconn.proc.skeletons import (
 )
 from syconn.tasks.base import DBTarget, SyconnTask, atomic_path, block_grid, read_parquet
 from syconn.tasks.base import write_parquet
-from syconn.tasks.organelles import Organelles, organelle_dir, organelle_sections
+from syconn.tasks.organelles import Organelles, organelle_dir
 from syconn.tasks.supervoxels import Cells, cell_labels, read_cell_table, read_sv_to_cell
 from syconn.tasks.synapses import Synapses, synapses_dir
 
@@ -102,31 +104,26 @@ def n_merge_shards(n_blocks: int) -> int:
 # --------------------------------------------------------------------------------------------
 
 def mesh_dir(task: SyconnTask, kind: str) -> Path:
-    if kind == "cells":
-        sections: tuple[str, ...] = ("cell_objects.rag_max_gap_vx",)
-    elif kind == "syn":
-        sections = ("cell_objects",)
-    else:
-        sections = organelle_sections(kind) + (f"cell_objects.min_obj_vx.{kind}",)
-    return task.step_dir(f"meshes_{kind}", *sections, "meshes")
+    """Folder of the meshes of ``kind`` (:func:`syconn.read.mesh_dir`)."""
+    return read_side.mesh_dir(task.wd, task.cfg, kind)
 
 
 def skeleton_dir(task: SyconnTask) -> Path:
-    return task.step_dir("skeletons", "cell_objects.rag_max_gap_vx", "min_cc_size_ssv",
-                         "skeleton")
+    """Folder of the cell skeletons (:func:`syconn.read.skeleton_dir`)."""
+    return read_side.skeleton_dir(task.wd, task.cfg)
 
 
 def mesh_store(working_dir: str | Path, kind: str) -> MeshStore:
     """The mesh store of ``kind`` (``cells``, ``mi``, ``vc``, ``sj`` or ``syn``) of a working
-    directory, for the current config."""
+    directory, for the current config (it need not exist yet)."""
     if kind not in MESH_KINDS + ("syn",):
         raise ValueError(f"kind: got {kind!r}, expected one of {MESH_KINDS + ('syn',)}")
-    return MeshStore(mesh_dir(Cells(working_dir=str(working_dir)), kind) / "store")
+    return MeshStore(read_side.mesh_dir(working_dir, load_config(working_dir), kind) / "store")
 
 
 def skeleton_store(working_dir: str | Path) -> SkeletonStore:
     """The cell skeleton store of a working directory, for the current config."""
-    return SkeletonStore(skeleton_dir(Cells(working_dir=str(working_dir))) / "store")
+    return SkeletonStore(read_side.skeleton_dir(working_dir, load_config(working_dir)) / "store")
 
 
 # --------------------------------------------------------------------------------------------

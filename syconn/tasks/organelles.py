@@ -45,6 +45,8 @@ from syconn.proc import (
     resolve_global_ids,
     upper_face_slabs,
 )
+from syconn.read import organelle_dir as read_organelle_dir
+from syconn.read import organelle_sections
 from syconn.tasks.base import (
     DBTarget,
     SyconnTask,
@@ -65,14 +67,9 @@ WATERSHED_MARGIN_NM = 500.0
 SURFACE_STRIDE = 2  # keep about every 2nd surface voxel (the original: every 2nd mesh vertex)
 
 
-def organelle_sections(kind: str) -> tuple[str, ...]:
-    """Config sections the labels of one organelle kind depend on."""
-    return (f"cell_objects.probathresholds.{kind}", f"cell_objects.extract_morph_op.{kind}",
-            f"cell_objects.morph_struct.{kind}", f"cell_objects.min_seed_vx.{kind}")
-
-
 def organelle_dir(task: SyconnTask, kind: str):
-    return task.step_dir(f"organelles_{kind}", *organelle_sections(kind))
+    """Folder of one organelle kind's files (:func:`syconn.read.organelle_dir`)."""
+    return read_organelle_dir(task.wd, task.cfg, kind)
 
 
 def organelle_halo(cfg, kind: str) -> tuple[int, int, int]:

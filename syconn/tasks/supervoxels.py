@@ -18,6 +18,7 @@ from syconn.config import REP_LATTICE_VX
 from syconn.io import open_volume
 from syconn.proc import cells_from_agglomeration, merge_object_stats, merge_rag_edges, object_stats
 from syconn.proc import map_supervoxels, rag_edges, rag_halo_vx, sorted_mapping
+from syconn.read import cells_dir
 from syconn.tasks.base import DBTarget, SyconnTask, atomic_path, read_parquet, write_parquet
 from syconn.tasks.prepare import Prepare
 
@@ -112,7 +113,8 @@ def cell_table(svs: pa.Table, sv_to_cell: pa.Table) -> pa.Table:
 
 
 def sv_to_cell_path(task: SyconnTask):
-    return task.step_dir("cells", "cell_objects.rag_max_gap_vx") / "sv_to_cell.parquet"
+    """The ``Cells`` mapping file (in :func:`syconn.read.cells_dir`)."""
+    return cells_dir(task.wd, task.cfg) / "sv_to_cell.parquet"
 
 
 def read_sv_to_cell(task: SyconnTask) -> tuple[np.ndarray, np.ndarray]:
