@@ -320,6 +320,11 @@ def server_cmd(
     allow_write: bool = typer.Option(False, "--allow-write",
                                      help="let push_so_attr write its few whitelisted "
                                           "attributes (synapse sign, cell type, glia flag)"),
+    neuroglancer_url: Optional[str] = typer.Option(
+        None, "--neuroglancer-url",
+        help="the Neuroglancer the viewer's 'open in Neuroglancer' links open (default "
+             "https://neuroglancer-demo.appspot.com; the link shows once 'syconn export WD "
+             "neuroglancer' has run, the export is served at /precomputed/)"),
 ) -> None:
     """Serve WD over HTTP: the original's KNOSSOS-plugin API (SyConnGate) and the viewer.
 
@@ -329,7 +334,7 @@ def server_cmd(
 
     from syconn.server import create_app
 
-    application = create_app(wd, allow_write=allow_write)
+    application = create_app(wd, allow_write=allow_write, neuroglancer_url=neuroglancer_url)
     typer.echo(f"serving {wd} on http://{host}:{port}/ "
                f"({'writes allowed' if allow_write else 'read-only'}; Ctrl+C stops)")
     uvicorn.run(application, host=host, port=port, log_level="warning")

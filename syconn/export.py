@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from syconn.errors import InputError
-from syconn.read import Results
+from syconn.read import Results, export_dir
 
 __all__ = ["EXPORT_FORMATS", "export"]
 
@@ -107,7 +107,7 @@ def export(wd: Path | str, fmt: str, out: Path | str | None = None, *,
         raise InputError(f"--kind: got {kind!r}, expected cells, mi, vc, sj or syn")
     res = Results(wd)
     table = _cell_rows(res, cells)
-    out = Path(out) if out is not None else wd / "export" / _default_name(fmt, table, cells)
+    out = Path(out) if out is not None else export_dir(wd) / _default_name(fmt, table, cells)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out: {out} is a file, expected a folder (or a path not yet there)")
     if fmt in ("ply", "obj"):

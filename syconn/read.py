@@ -15,7 +15,9 @@ them, for the working directory's current config.
   cell with ``skeleton_status = 'ok'``: vertices in nm, edges, radii in nm, bridges;
 - ``cells-<hash>/sv_to_cell.parquet`` and ``cells.parquet``: the supervoxel-to-cell mapping;
 - ``prepare-<hash>/seg.zarr``: the segmentation copied for fast block reads;
-- ``connectivity_matrix/conn_mat.*``: the matrix export.
+- ``connectivity_matrix/conn_mat.*``: the matrix export;
+- ``export/<format>``: ``syconn export``'s default destinations (:func:`export_dir`), the
+  Neuroglancer precomputed folder ``export/neuroglancer`` (:func:`neuroglancer_dir`).
 
 Tables.  Everything else is SQL, read through a read-only engine
 (:func:`syconn.workdir.open_engine` with ``read_only=True``, as ``syconn sql`` uses).
@@ -60,7 +62,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Results", "settings_hash", "step_dir", "organelle_sections", "organelle_dir",
            "mesh_dir", "skeleton_dir", "cells_dir", "seg_cache_path", "concatenate_meshes",
-           "MESH_STORE_KINDS", "ORGANELLE_KINDS", "CELL_COLUMNS", "MATRIX_DIR"]
+           "export_dir", "neuroglancer_dir", "MESH_STORE_KINDS", "ORGANELLE_KINDS",
+           "CELL_COLUMNS", "MATRIX_DIR"]
 
 #: kinds of mesh store: cells, organelles (mi, vc, sj) and synapses (syn)
 MESH_STORE_KINDS = ("cells", "mi", "vc", "sj", "syn")
@@ -134,6 +137,17 @@ def seg_cache_path(wd: Path | str, cfg: Config) -> Path:
     return step_dir(wd, cfg, "prepare") / "seg.zarr"
 
 
+def export_dir(wd: Path | str) -> Path:
+    """Folder of ``syconn export``'s default destinations (``WD/export``)."""
+    return Path(wd) / "export"
+
+
+def neuroglancer_dir(wd: Path | str) -> Path:
+    """The whole working directory's Neuroglancer precomputed export
+    (``WD/export/neuroglancer``; it exists once its ``info`` file does)."""
+    return export_dir(wd) / "neuroglancer"
+
+
 def concatenate_meshes(meshes: Iterable[Mesh]) -> Mesh:
     """One mesh of several (vertices stacked, face indices shifted), as the original serves an
     object type of a cell: no welding, no smoothing.
@@ -185,8 +199,9 @@ class Results:
         Connections the read-only engine keeps for reuse (a long-lived reader: the server);
         default none, a new connection per query.
 
-    The read-only engine is opened on first use.  Nothing is cached but the config and the
-    engine, so a long-lived reader (the server) sees rows and files as they are now.
+    The read-only engine is opened on first use.  Nothing is cached but the config, the engine
+    and the folders the config names, so a long-lived reader (the server) sees rows and files
+    as they are now.
     """
 
     def __init__(self, wd: Path | str, cfg: Config | None = None, *,
@@ -194,6 +209,7 @@ class Results:
         self.wd = Path(wd)
         self.cfg = cfg if cfg is not None else load_config(wd)
         self.pool_size = pool_size
+        self._mesh_dirs: dict[str, Path] = {}
 
     def __repr__(self) -> str:
         return f"Results({str(self.wd)!r})"
@@ -414,7 +430,8 @@ class Results:
         ``syn_prob > above`` and / or ``syn_prob >= at_least``; values as the database gives
         them (None for NULL, 64-bit ids exact)."""
         rows = self._synapse_rows(columns, above, at_least)
-        return {c: [r[i] for r in rows] for i, c in enumerate(columns)}
+        values = list(zip(*rows)) if rows else [() for _ in columns]
+        return {c: list(v) for c, v in zip(columns, values)}
 
     def synapse_frame(self, columns: Sequence[str], *, above: float | None = None,
                       at_least: float | None = None, order_by_id: bool = True):
@@ -431,11 +448,19 @@ class Results:
         ``sj``, ``syn``); :class:`ObjectNotFound` before the meshes are made."""
         from syconn.io.meshes import MeshStore
 
-        store = MeshStore(mesh_dir(self.wd, self.cfg, kind) / "store")
+        store = MeshStore(self._mesh_dir(kind) / "store")
         if not (store.path / "store.json").exists():
             raise ObjectNotFound(f"{self.wd}: no {kind} meshes yet; run 'syconn run "
                                  f"{self.wd}' first")
         return store
+
+    def _mesh_dir(self, kind: str) -> Path:
+        """:func:`mesh_dir` of this reader's config, worked out once per kind (hashing the
+        config takes most of a millisecond; the config is fixed for the reader's life)."""
+        path = self._mesh_dirs.get(kind)
+        if path is None:
+            path = self._mesh_dirs[kind] = mesh_dir(self.wd, self.cfg, kind)
+        return path
 
     def skeleton_store(self) -> SkeletonStore:
         """The :class:`~syconn.io.skeletons.SkeletonStore`; :class:`ObjectNotFound` before the
@@ -447,6 +472,11 @@ class Results:
             raise ObjectNotFound(f"{self.wd}: no skeletons yet; run 'syconn run {self.wd}' "
                                  f"first")
         return store
+
+    def mesh_version(self, kind: str, obj_id) -> tuple[int, int, int] | None:
+        """A token that changes whenever the stored mesh of ``obj_id`` may have
+        (:meth:`~syconn.io.meshes.ShardedStore.version`); for caches of meshes read."""
+        return self.mesh_store(kind).version(_as_id(obj_id, "object"))
 
     def meshes(self, kind: str, ids: Iterable[int]) -> dict[int, Mesh]:
         """``{id: Mesh}`` of the ``ids`` that have a mesh of ``kind`` (others left out)."""

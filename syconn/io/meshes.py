@@ -129,6 +129,16 @@ class ShardedStore:
     def _bin_path(self, k: int, gen: int) -> Path:
         return self.path / f"shard_{k:04d}.g{gen}.bin"
 
+    def version(self, oid: int) -> tuple[int, int, int] | None:
+        """A token that changes whenever the record of ``oid`` may have: the identity of its
+        shard's index file (inode, size, mtime in ns; every write replaces that file), None
+        while the shard has none.  For caches of what was read from the store."""
+        try:
+            st = self._idx_path(int(oid) % self.n_shards).stat()
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_size, st.st_mtime_ns
+
     def _read_index(self, k: int) -> tuple[np.ndarray, int]:
         p = self._idx_path(k)
         if not p.exists():

@@ -20,6 +20,9 @@ the payloads and their units):
 ``/push_so_attr/<id>/<type>/<key>/<val>``   ``""`` on success (``allow_write`` only)
 ==========================================  ===============================================
 
+The viewer's routes (``/app``, ``/api/...``) and the Neuroglancer export (``/precomputed/...``)
+are added by :func:`syconn.server.viewer.mount`.
+
 An id that is not a decimal below 2**63, or names no object, gives 404 JSON
 ``{"detail": "..."}`` (one line); a malformed parameter (``all_syn_meta``'s JSON, a pushed
 value) 400; a push while writes are off 403.  Ids and types never become file names: meshes
@@ -27,7 +30,8 @@ and skeletons come from the stores :mod:`syconn.read` finds from the config, so 
 reaches a file outside the working directory.  SQL is read through the read-only engine,
 every value bound; ``push_so_attr`` writes through the working directory's own engine, only
 the columns of :data:`~syconn.server.knossos.WRITABLE`.  The app reads rows and files per
-request, so a rerun of the pipeline is seen without a restart.
+request, so a rerun of the pipeline is seen without a restart; the JSON of cell meshes is
+cached (:mod:`syconn.server.cache`) and checked against the mesh store on every request.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError
@@ -51,11 +56,15 @@ from syconn.errors import (
 )
 from syconn.read import Results
 from syconn.server import knossos as K
+from syconn.server.cache import MESH_CACHE_BYTES, ResponseCache
 
 __all__ = ["create_app", "check_servable", "json_response", "POOL_SIZE"]
 
 #: read-only database connections the app keeps open (as many again under load)
 POOL_SIZE = 8
+
+#: ``/ssv_ind`` and ``/ssv_vert``: their key for a part of :func:`~syconn.server.knossos.mesh_payload`
+_SHORT_KEYS = {"indices": "ind", "vertices": "vert"}
 
 
 def json_response(content: Any, status_code: int = 200) -> Response:
@@ -102,7 +111,8 @@ def _write_attribute(res: Results, spec: K.Writable, obj_id: int, value: Any, *,
         raise ObjectNotFound(f"{spec.table} {obj_id}: no such object in {res.wd}")
 
 
-def create_app(wd: Path | str, *, allow_write: bool = False) -> FastAPI:
+def create_app(wd: Path | str, *, allow_write: bool = False,
+               neuroglancer_url: str | None = None) -> FastAPI:
     """The SyConnGate app of working directory ``wd``.
 
     Parameters
@@ -111,6 +121,9 @@ def create_app(wd: Path | str, *, allow_write: bool = False) -> FastAPI:
         A processed working directory (:func:`check_servable`).
     allow_write
         Let ``push_so_attr`` write the whitelisted attributes; off, it answers 403.
+    neuroglancer_url
+        The Neuroglancer the viewer links cells to (default
+        :data:`~syconn.server.viewer.NEUROGLANCER_URL`).
 
     Raises
     ------
@@ -139,9 +152,29 @@ def create_app(wd: Path | str, *, allow_write: bool = False) -> FastAPI:
         """Every cell id."""
         return json_response({"ssvs": res.cell_ids()})
 
-    def cell_mesh(ssv_id: str):
-        """The mesh of the cell ``ssv_id`` names (404: no such cell)."""
-        return res.cell_mesh(K.parse_id(ssv_id, "cell"))
+    meshes = ResponseCache(MESH_CACHE_BYTES)
+    app.state.mesh_cache = meshes
+
+    def make_mesh_json(cid: int, part: str | None, version) -> bytes:
+        """The JSON of cell ``cid``'s mesh, or of one ``part`` of it under the original's
+        short key; kept in the cache as made from the store's ``version``."""
+        payload = K.mesh_payload(res.cell_mesh(cid))
+        if part is not None:
+            payload = {_SHORT_KEYS[part]: payload[part]}
+        body = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+        meshes.put((part, cid), version, body)
+        return body
+
+    async def cached_mesh(ssv_id: str, part: str | None = None) -> Response:
+        cid = K.parse_id(ssv_id, "cell")
+        # the store's token before the record: a write in between leaves a newer record
+        # under the older token, made again on the next request (a stat and a small read:
+        # on the event loop)
+        version = res.mesh_version("cells", cid)
+        body = meshes.get((part, cid), version)
+        if body is None:  # read, check that the cell exists, serialise: in a thread
+            body = await run_in_threadpool(make_mesh_json, cid, part, version)
+        return Response(body, media_type="application/json")
 
     def obj_mesh(ssv_id: str, obj_type: str):
         """All meshes of one object type of a cell, as one mesh."""
@@ -150,19 +183,19 @@ def create_app(wd: Path | str, *, allow_write: bool = False) -> FastAPI:
         return res.cell_mesh(cid) if kind == "cells" else res.cell_object_mesh(cid, kind)
 
     @app.get("/ssv_mesh/{ssv_id}")
-    def ssv_mesh(ssv_id: str):
+    async def ssv_mesh(ssv_id: str):
         """The cell's mesh: vertices (nm), indices, normals (none)."""
-        return json_response(K.mesh_payload(cell_mesh(ssv_id)))
+        return await cached_mesh(ssv_id)
 
     @app.get("/ssv_ind/{ssv_id}")
-    def ssv_ind(ssv_id: str):
+    async def ssv_ind(ssv_id: str):
         """The cell mesh's triangle indices."""
-        return json_response({"ind": K.mesh_payload(cell_mesh(ssv_id))["indices"]})
+        return await cached_mesh(ssv_id, "indices")
 
     @app.get("/ssv_vert/{ssv_id}")
-    def ssv_vert(ssv_id: str):
+    async def ssv_vert(ssv_id: str):
         """The cell mesh's vertices (nm)."""
-        return json_response({"vert": K.mesh_payload(cell_mesh(ssv_id))["vertices"]})
+        return await cached_mesh(ssv_id, "vertices")
 
     @app.get("/ssv_norm/{ssv_id}")
     def ssv_norm(ssv_id: str):
@@ -249,8 +282,8 @@ def create_app(wd: Path | str, *, allow_write: bool = False) -> FastAPI:
         _write_attribute(res, spec, oid, value, kind=kind)
         return json_response("")
 
-    from syconn.server.viewer import mount  # the web viewer: /app and /api/...
+    from syconn.server.viewer import NEUROGLANCER_URL, mount  # /app, /api/..., /precomputed/
 
-    mount(app, wd)
+    mount(app, wd, neuroglancer_url=neuroglancer_url or NEUROGLANCER_URL)
 
     return app

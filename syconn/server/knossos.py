@@ -187,11 +187,29 @@ def _missing(v) -> bool:
 
 
 def _ints(values, fill: int = -1) -> np.ndarray:
-    """A column with SQL NULLs as int64, NULL -> ``fill`` (no float detour: 64-bit ids)."""
+    """A column with SQL NULLs as int64, NULL -> ``fill`` (no float detour: 64-bit ids).
+
+    >>> _ints([3, None, 2 ** 62 + 1]).tolist(), _ints([None, None], 0).tolist()
+    ([3, -1, 4611686018427387905], [0, 0])
+    >>> _ints([1.0, float("nan")]).tolist()
+    [1, -1]
+    """
+    values = list(values)
+    n_null = values.count(None)  # the scans run in C: the common columns take no loop
+    if n_null == len(values):
+        return np.full(len(values), fill, np.int64)
+    if n_null == 0:
+        try:  # what int() does to each value, in C; NaN (or an id out of range) fails
+            return np.asarray(values, np.int64)
+        except (TypeError, ValueError, OverflowError):
+            pass
     return np.asarray([fill if _missing(v) else int(v) for v in values], np.int64)
 
 
 def _floats(values, fill: float = math.nan) -> np.ndarray:
+    values = list(values)
+    if None not in values:
+        return np.asarray(values, np.float64)
     return np.asarray([fill if v is None else float(v) for v in values], np.float64)
 
 

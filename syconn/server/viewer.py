@@ -19,6 +19,8 @@ Routes (all GET, JSON):
 - ``/api/synapses?cell={id}``: every synapse of the cell whatever its probability, with
   partner, direction, sign, compartments, size, probability and the position in nm and voxels;
   ``counted`` tells which ones the connectome counts.
+- ``/api/dataset`` also names the Neuroglancer to link to and, once ``syconn export WD
+  neuroglancer`` has run, the export the server serves at ``/precomputed/``.
 - ``/api/type_matrix``: connectivity summed by (presynaptic, postsynaptic) cell type, or
   ``available: false`` and a message while no cell has a type.
 
@@ -42,7 +44,7 @@ from syconn.db import run_query
 from syconn.db import viewer_queries as Q
 
 __all__ = ["mount", "STATIC_DIR", "SIGN_LABELS", "COMPARTMENT_LABELS", "parse_cell_id",
-           "synapse_record", "type_matrix", "DEFAULT_THRESHOLD"]
+           "synapse_record", "type_matrix", "DEFAULT_THRESHOLD", "NEUROGLANCER_URL"]
 
 STATIC_DIR = Path(__file__).with_name("static")
 BUILD_COMMAND = "cd web && npm ci && npm run build"
@@ -53,6 +55,9 @@ SIGN_LABELS = {1: "excitatory", -1: "inhibitory"}
 #: SyConn's axoness codes (synapses.comp_pre / comp_post, skeleton ``axoness``)
 COMPARTMENT_LABELS = {0: "dendrite", 1: "axon", 2: "soma", 3: "en-passant bouton",
                       4: "terminal bouton"}
+
+#: the Neuroglancer the viewer links to by default (``syconn server --neuroglancer-url``)
+NEUROGLANCER_URL = "https://neuroglancer-demo.appspot.com"
 
 #: the threshold the views use where the dataset row records none
 DEFAULT_THRESHOLD = 0.5
@@ -177,6 +182,14 @@ class TypeMatrix(BaseModel):
     sum_area_um2: list[list[float]]
 
 
+class PrecomputedInfo(BaseModel):
+    """The Neuroglancer export the server serves: ``path`` relative to the server root (the
+    cells' segmentation source), ``synapses`` whether it holds the synapse annotations."""
+
+    path: str
+    synapses: bool
+
+
 class DatasetInfo(BaseModel):
     name: str | None
     voxel_size_nm: list[float] | None
@@ -189,6 +202,8 @@ class DatasetInfo(BaseModel):
     n_typed_cells: int
     has_cell_types: bool
     has_compartments: bool
+    neuroglancer_url: str
+    precomputed: PrecomputedInfo | None
 
 
 # ---------------------------------------------------------------- pure helpers
@@ -338,7 +353,17 @@ def _cell_id_or_404(engine: Engine, text: str) -> int:
 
 # ---------------------------------------------------------------- routes
 
-def _api_router(engine: Engine) -> APIRouter:
+def _precomputed_info(root: Path) -> dict[str, Any] | None:
+    """:class:`PrecomputedInfo` of the export at ``root``, None while there is none."""
+    from syconn.server.precomputed import PREFIX, export_available
+
+    if not export_available(root):
+        return None
+    return dict(path=PREFIX.lstrip("/"), synapses=(root / "synapses" / "info").is_file())
+
+
+def _api_router(engine: Engine, *, precomputed_root: Path, neuroglancer_url: str
+                ) -> APIRouter:
     """The ``/api/`` routes, reading through ``engine`` (read-only)."""
     router = APIRouter(prefix="/api", tags=["viewer"])
 
@@ -359,7 +384,9 @@ def _api_router(engine: Engine) -> APIRouter:
                     n_connections=counts["n_connections"],
                     n_typed_cells=counts["n_typed_cells"],
                     has_cell_types=counts["n_typed_cells"] > 0,
-                    has_compartments=counts["n_synapses_with_compartment"] > 0)
+                    has_compartments=counts["n_synapses_with_compartment"] > 0,
+                    neuroglancer_url=neuroglancer_url,
+                    precomputed=_precomputed_info(precomputed_root))
 
     @router.get("/cells", response_model=CellList)
     def cells(
@@ -451,8 +478,9 @@ def _mount_static(app: FastAPI) -> None:
                       f"'{BUILD_COMMAND}' in the source tree"})
 
 
-def mount(app: FastAPI, wd: Path | str) -> None:
-    """Add the viewer's ``/api/`` routes and the front end at ``/app`` to ``app``.
+def mount(app: FastAPI, wd: Path | str, *, neuroglancer_url: str = NEUROGLANCER_URL) -> None:
+    """Add the viewer's ``/api/`` routes, the front end at ``/app`` and the Neuroglancer
+    export at ``/precomputed/`` (:mod:`syconn.server.precomputed`) to ``app``.
 
     Parameters
     ----------
@@ -461,9 +489,17 @@ def mount(app: FastAPI, wd: Path | str) -> None:
         the meshes and skeletons the front end draws).
     wd
         The working directory; its database is opened read-only once, here.
+    neuroglancer_url
+        The Neuroglancer the cell panel's "open in Neuroglancer" link opens (shown while
+        the working directory has a Neuroglancer export).
     """
+    from syconn.read import neuroglancer_dir
+    from syconn.server import precomputed
     from syconn.workdir import open_engine
 
     engine = open_engine(wd, read_only=True)
-    app.include_router(_api_router(engine))
+    root = neuroglancer_dir(wd)
+    app.include_router(_api_router(engine, precomputed_root=root,
+                                   neuroglancer_url=neuroglancer_url.rstrip("/")))
+    precomputed.mount(app, root)
     _mount_static(app)

@@ -59,6 +59,18 @@ def _writer(path, start):
         store.put_many({i: _mesh(i)})
 
 
+def test_store_version_changes_with_every_write_to_the_shard(tmp_path):
+    store = MeshStore(tmp_path / "s", n_shards=2)
+    assert store.version(3) is None  # nothing in shard 1 yet
+    store.put(3, _mesh(0))
+    v = store.version(3)
+    assert v is not None and store.version(3) == v
+    store.put(4, _mesh(1))  # shard 0: shard 1's record is untouched
+    assert store.version(3) == v
+    store.put(5, _mesh(2))  # shard 1 rewritten
+    assert store.version(3) != v and store.version(3) == store.version(5)
+
+
 def test_concurrent_writers(tmp_path):
     MeshStore(tmp_path / "m", n_shards=2).put_many({1000: _mesh(1000)})
     ctx = mp.get_context("fork")

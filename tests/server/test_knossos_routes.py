@@ -67,6 +67,33 @@ def test_cell_mesh_routes_are_the_stored_mesh(client, served_wd, results):
         assert client.get(f"/ssv_obj_ind/{cid}/sv").json() == {"ind": m["indices"]}
 
 
+def test_cached_meshes_follow_the_store(pipeline_wd, tmp_path):
+    """Cell meshes are served from the server's cache until the store's record changes."""
+    import shutil
+
+    from syconn.proc.meshes import Mesh
+    from syconn.read import Results
+
+    wd = tmp_path / "wd"
+    shutil.copytree(pipeline_wd, wd)
+    app = create_app(wd)
+    c = TestClient(app)
+    cid = cells(Results(wd))[0]
+    first = c.get(f"/ssv_mesh/{cid}").content
+    assert len(app.state.mesh_cache) == 1 and c.get(f"/ssv_mesh/{cid}").content == first
+    assert c.get(f"/ssv_vert/{cid}").json()["vert"] == json.loads(first)["vertices"]
+    assert len(app.state.mesh_cache) == 2  # one entry per route
+    tri = Mesh(np.asarray([[0, 0, 0], [10, 0, 0], [0, 10, 0]], np.float32),
+               np.asarray([[0, 1, 2]], np.uint32))
+    mesh_store(wd, "cells").put(cid, tri)  # the pipeline rewrites the cell's mesh
+    m = c.get(f"/ssv_mesh/{cid}").json()
+    assert m["vertices"] == [0, 0, 0, 10, 0, 0, 0, 10, 0] and m["indices"] == [0, 1, 2]
+    assert c.get(f"/ssv_ind/{cid}").json() == {"ind": [0, 1, 2]}
+    n = len(app.state.mesh_cache)
+    assert c.get("/ssv_mesh/999999999").status_code == 404  # not a cell: nothing cached
+    assert len(app.state.mesh_cache) == n
+
+
 def test_object_meshes_are_the_cells_organelles_and_synapses(client, served_wd, results):
     thresh = sql(results, "SELECT syn_prob_threshold FROM dataset")[0][0]
     seen = {"mi": 0, "vc": 0, "syn": 0}

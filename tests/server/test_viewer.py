@@ -310,6 +310,8 @@ def test_browser_selects_a_cell_and_jumps_to_a_synapse(pipeline_wd, browser, liv
                          f"document.body.dataset.cell === '{key}'")
         assert browser.js(_PIXELS) > 2000  # the mesh is drawn
         assert browser.js("document.querySelector('#tab-cell h2').textContent") == f"Cell {key}"
+        # no Neuroglancer export in this working directory: no link to one
+        assert browser.js("document.querySelector('#neuroglancer-link') === null")
         before = browser.js("document.querySelector('#view canvas').dataset.target")
         browser.js("document.querySelector('#tabs button[data-tab=synapses]').click()")
         n_rows = browser.js("document.querySelectorAll('#tab-synapses tbody tr').length")

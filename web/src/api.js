@@ -3,6 +3,11 @@
 
 const ROOT = new URL("../", window.location.href);
 
+/** The absolute URL of `path` on this server (relative to its root). */
+export function serverUrl(path) {
+  return new URL(path, ROOT).href;
+}
+
 /** An HTTP error with the server's `detail` message. */
 export class ApiError extends Error {
   constructor(status, detail, path) {

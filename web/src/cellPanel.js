@@ -43,12 +43,15 @@ function bbox(a) {
 export class CellPanel {
   /**
    * @param {HTMLElement} root
-   * @param {{onTogglePartner: (key: string, on: boolean) => void, onOpen: (key: string) => void}} handlers
+   * @param {{onTogglePartner: (key: string, on: boolean) => void, onOpen: (key: string) => void,
+   *   neuroglancerLink?: (detail: object) => string | null}} handlers  the last: the URL that
+   *   opens the cell in Neuroglancer, or null (no export: no link)
    */
-  constructor(root, { onTogglePartner, onOpen }) {
+  constructor(root, { onTogglePartner, onOpen, neuroglancerLink = () => null }) {
     this.root = root;
     this.onTogglePartner = onTogglePartner;
     this.onOpen = onOpen;
+    this.neuroglancerLink = neuroglancerLink;
     this.shown = new Map(); // partner key -> colour
     this.root.append(el("p", { class: "hint" }, "Select a cell in the list."));
   }
@@ -62,8 +65,12 @@ export class CellPanel {
     rows.push(el("tr", {}, el("th", {}, "position"),
       el("td", {}, a.x_nm === null ? MISSING : `${num(a.x_nm)}, ${num(a.y_nm)}, ${num(a.z_nm)} nm`)));
     rows.push(el("tr", {}, el("th", {}, "bounding box"), el("td", {}, bbox(a))));
+    const ng = this.neuroglancerLink(detail);
     this.root.replaceChildren(
       el("h2", {}, `Cell ${detail.id}`),
+      ng ? el("p", { class: "external" }, el("a", { href: ng, target: "_blank", rel: "noopener",
+        id: "neuroglancer-link", title: "the working directory's Neuroglancer export, served by this server" },
+      "open in Neuroglancer")) : null,
       el("table", { class: "attrs" }, el("tbody", {}, ...rows)),
       this.partnerTable("Partners out (this cell is presynaptic)", detail.partners_out, "out"),
       this.partnerTable("Partners in (this cell is postsynaptic)", detail.partners_in, "in"));

@@ -6,7 +6,7 @@
 // partners overlaid; a synapse row's data-nm its position.
 
 import "./style.css";
-import { api } from "./api.js";
+import { api, serverUrl } from "./api.js";
 import { CellList } from "./cellList.js";
 import { CellPanel } from "./cellPanel.js";
 import { el } from "./format.js";
@@ -14,6 +14,7 @@ import {
   COMPARTMENTS, compartmentColors, labelVertices, nodesToNm, skeletonCompartments,
 } from "./geometry.js";
 import { TypeMatrix } from "./matrix.js";
+import { neuroglancerLink, neuroglancerState } from "./neuroglancer.js";
 import { CELL_COLOR, ORGANELLE_COLORS, PARTNER_COLORS, SIGN_COLORS, Viewer } from "./scene.js";
 import { SynapseTable } from "./synapseTable.js";
 
@@ -23,6 +24,7 @@ const $ = (sel) => document.querySelector(sel);
 const state = {
   key: null, token: 0, partnerColors: new Map(), nextColor: 0, synapses: [],
   voxelSizeNm: null, // from /api/dataset: skeleton nodes come in voxels, meshes in nm
+  neuroglancer: null, // from /api/dataset: {url, precomputed} while an export exists
 };
 
 const viewer = new Viewer($("#view"));
@@ -32,6 +34,7 @@ const cellList = new CellList($("#cells"), (key) => selectCell(key));
 const cellPanel = new CellPanel($("#tab-cell"), {
   onTogglePartner: (key, on) => togglePartner(key, on),
   onOpen: (key) => selectCell(key),
+  neuroglancerLink: (detail) => cellNeuroglancerLink(detail),
 });
 const synapseTable = new SynapseTable($("#tab-synapses"), {
   onJump: (s) => jumpTo(s),
@@ -45,6 +48,19 @@ viewer.onPickSynapse = (key) => {
     jumpTo(s);
   }
 };
+
+/** The link that opens cell `detail` (an /api/cell response) in Neuroglancer, null without
+ * an export. */
+function cellNeuroglancerLink(detail) {
+  const ng = state.neuroglancer;
+  if (!ng?.precomputed) return null;
+  const a = detail.attributes;
+  return neuroglancerLink(ng.url, neuroglancerState({
+    source: serverUrl(ng.precomputed.path), synapses: ng.precomputed.synapses,
+    cellKey: state.key, voxelSizeNm: state.voxelSizeNm,
+    positionNm: [a.x_nm, a.y_nm, a.z_nm],
+  }));
+}
 
 function setStatus(message, kind = "info") {
   status.textContent = message;
@@ -217,6 +233,7 @@ async function start() {
   try {
     const ds = await api.dataset();
     state.voxelSizeNm = ds.voxel_size_nm;
+    state.neuroglancer = { url: ds.neuroglancer_url, precomputed: ds.precomputed };
     const vs = ds.voxel_size_nm ? ds.voxel_size_nm.join(" × ") + " nm" : "voxel size unknown";
     $("#dataset").textContent = `${ds.name ?? "unnamed dataset"} · ${vs} · ${ds.n_cells.toLocaleString("en-US")} cells · `
       + `${ds.n_synapses.toLocaleString("en-US")} synapses (${ds.n_connections.toLocaleString("en-US")} connections `
