@@ -185,6 +185,11 @@ synapses = Table(
     # migration 0010: the cleft against its bouton's other contacts on the same sj object
     Column("sj_prob_rival", Float, comment="sj_prob_mean over the largest of the presynaptic "
            "cell's synapses on the same main sj object"),
+    # migration 0011: how thick each partner is near the synapse
+    Column("radius_nm_pre", Float,
+           comment="largest inscribed radius of the presynaptic cell within 600 nm"),
+    Column("radius_nm_post", Float,
+           comment="largest inscribed radius of the postsynaptic cell within 600 nm"),
     comment="synapses between cells, with partners, sign and probability",
 )
 

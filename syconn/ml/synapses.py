@@ -17,7 +17,9 @@ voxel fractions, the vesicle-cloud asymmetry between the partners, and where the
 on its sj object (``sj_centre_dist_nm``, ``sj_extent_nm``: a bystander's contact that a wide sj
 blob reaches lies off the object's centre), and its mean sj probability over the best of its
 presynaptic cell's candidates on the same object (``sj_prob_rival``: the cleft, at the blob's
-core, against the bouton's contacts with the cells squeezed past it).
+core, against the bouton's contacts with the cells squeezed past it), and how thick each partner
+is near the synapse (``radius_nm_pre``, ``radius_nm_post``, :mod:`syconn.proc.radius`: a
+dendrite, spine head or soma against a thin axon squeezed past the bouton).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ FEATURES = (
     "sj_share", "sj_overlap", "sj_prob_mean", "sj_prob_max",
     "sym_prop", "asym_prop", "direction_confidence",
     "sj_centre_dist_nm", "sj_extent_nm", "sj_prob_rival",
+    "radius_nm_pre", "radius_nm_post",
 )
 #: ``sj_centre_dist_nm`` of a synapse on no sj object (NULL in SQL) is this far for the model
 NO_SJ_CENTRE_NM = 2000.0

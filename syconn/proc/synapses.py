@@ -822,7 +822,7 @@ _FEATURES = ("n_{k}_objs", "n_{k}_vxs", "min_dst_{k}_nm")
 
 
 def synapse_rows(syn: pa.Table, features: pa.Table, *, cs_ids: np.ndarray,
-                 extra: dict | None = None) -> pa.Table:
+                 extra: dict | None = None, partner_extra: dict | None = None) -> pa.Table:
     """Candidate rows of the ``synapses`` table (all but ``syn_prob``).
 
     The direction (:func:`synapse_direction`) turns the per-partner features ``_a`` / ``_b``
@@ -840,6 +840,9 @@ def synapse_rows(syn: pa.Table, features: pa.Table, *, cs_ids: np.ndarray,
         The contact site of every synapse's pair.
     extra : dict, optional
         More columns, in row order (``sj_share``, ``sj_overlap``, ...); NaN becomes NULL.
+    partner_extra : dict, optional
+        More per-partner columns: name -> (values of ``cell_a``, values of ``cell_b``), stored
+        as ``<name>_pre`` and ``<name>_post``.
     """
     a = _np(syn, "cell_a", np.uint64)
     b = _np(syn, "cell_b", np.uint64)
@@ -872,6 +875,10 @@ def synapse_rows(syn: pa.Table, features: pa.Table, *, cs_ids: np.ndarray,
                 if name.startswith("n_"):
                     v = np.rint(v).astype(np.int64)
                 cols[f"{name}_{side}"] = v
+    for name, (va, vb) in (partner_extra or {}).items():
+        va, vb = np.asarray(va), np.asarray(vb)
+        cols[f"{name}_pre"] = np.where(swap, vb, va)
+        cols[f"{name}_post"] = np.where(swap, va, vb)
     cols["sj_prob_mean"] = syn["sj_prob_mean"]
     cols["sj_prob_max"] = syn["sj_prob_max"]
     for name, v in (extra or {}).items():

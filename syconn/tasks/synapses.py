@@ -55,6 +55,7 @@ from syconn.proc import (
     split_organelles,
     synapse_rows,
 )
+from syconn.proc.radius import partner_radii, radius_halo_vx
 from syconn.proc.synapses import _hash_cols
 from syconn.tasks.base import DBTarget, SyconnTask, atomic_path, read_parquet, write_parquet
 from syconn.tasks.organelles import OrganelleRelabel, Organelles, organelle_dir
@@ -76,8 +77,9 @@ def contact_dir(task: SyconnTask):
 
 
 #: version of the candidate columns, in the folder name: a working directory made by a syconn
-#: whose candidates lack a column the classifier reads computes them again (2: sj centre, 3: sj_prob_rival)
-CANDIDATES_VERSION = 3
+#: whose candidates lack a column the classifier reads computes them again (2: sj centre,
+#: 3: sj_prob_rival, 4: partner radii)
+CANDIDATES_VERSION = 4
 
 
 def synapses_dir(task: SyconnTask):
@@ -244,13 +246,42 @@ def synapse_model(cfg, working_dir) -> SynapseModel:
     return load_model(Path(working_dir) / path if path else None)
 
 
+def candidate_radii(task: SyconnTask, syn: pa.Table, voxel_size_nm) -> tuple[np.ndarray,
+                                                                              np.ndarray]:
+    """:func:`~syconn.proc.radius.partner_radii` of every candidate (``cell_a``, ``cell_b``
+    at its ``rep_*`` voxel), block by block: each block with candidates is read once with
+    :func:`~syconn.proc.radius.radius_halo_vx` around its core."""
+    rep = np.stack([syn[f"rep_{c}"].to_numpy() for c in "xyz"], 1).astype(np.int64)
+    ra, rb = np.zeros(len(rep)), np.zeros(len(rep))
+    if not len(rep):
+        return ra, rb
+    bshape = np.asarray(task.cfg.dataset.block_shape, np.int64)
+    counts = -(-np.asarray(task.dataset_shape(), np.int64) // bshape)
+    g = rep // bshape
+    index = g[:, 0] + counts[0] * (g[:, 1] + counts[1] * g[:, 2])  # block_grid's raster order
+    halo = radius_halo_vx(voxel_size_nm)
+    sv_ids, cell_ids = read_sv_to_cell(task)
+    a, b = syn["cell_a"].to_numpy(), syn["cell_b"].to_numpy()
+    todo = np.unique(index)
+    for k, bi in enumerate(todo):
+        rows = np.flatnonzero(index == bi)
+        off, shp = task.block(int(bi)).grown(halo, halo)
+        ra[rows], rb[rows] = partner_radii(
+            task.read_seg(off, shp), off, rep[rows], a[rows], b[rows],
+            voxel_size_nm=voxel_size_nm, labels_of=lambda s: cell_labels(s, sv_ids, cell_ids))
+        if k % 16 == 15:
+            task.progress(k + 1, len(todo), "partner radii")
+    return ra, rb
+
+
 class SynapseFeatures(SyconnTask):
-    """Synapse candidates and their features -> ``synapses_v3-<hash>/`` (Parquet, no SQL).
+    """Synapse candidates and their features -> ``synapses_v4-<hash>/`` (Parquet, no SQL).
 
     Groups the blocks' synapse-fragment voxels into candidates (:func:`group_synapses`),
     measures the organelles of both partners near each (:func:`organelle_proximity`), their sj
-    objects (:func:`sj_object_shares`, :func:`sj_centre_offsets`, :func:`rival_ratio`) and
-    direction, and reduces the contact sites.  What the
+    objects (:func:`sj_object_shares`, :func:`sj_centre_offsets`, :func:`rival_ratio`), how thick
+    each partner is near it (:func:`candidate_radii`) and direction, and reduces the contact
+    sites.  What the
     classifier (``Synapses``) and ``syconn train synapses`` read.
     """
 
@@ -307,6 +338,7 @@ class SynapseFeatures(SyconnTask):
             for name in prox.column_names[1:]:
                 feats = feats.append_column(name, prox[name])
         self.progress(3, 4, "organelle features")
+        radius_a, radius_b = candidate_radii(self, syn, vs)
 
         cs_ids = contact_site_ids(syn["cell_a"].to_numpy(), syn["cell_b"].to_numpy())
         missing = ~np.isin(cs_ids, cs["id"].to_numpy())
@@ -314,6 +346,7 @@ class SynapseFeatures(SyconnTask):
             raise RuntimeError(f"{int(missing.sum())} synapse(s) without a contact site; "
                                f"report this as a bug")
         rows = synapse_rows(syn, feats, cs_ids=cs_ids,
+                            partner_extra={"radius_nm": (radius_a, radius_b)},
                             extra={"sj_share": share, "sj_overlap": overlap,
                                    "sj_centre_dist_nm": centre_dist, "sj_extent_nm": extent})
         # the cleft against the bouton's contacts with bystanders on the same blob

@@ -348,10 +348,11 @@ def test_0008_classifier_features_down_and_up(backend, engine):
 
 @pytest.mark.parametrize("revision, columns", [
     ("0009", {"sj_centre_dist_nm": 40.0, "sj_extent_nm": None}),
-    ("0010", {"sj_prob_rival": 0.5})])
+    ("0010", {"sj_prob_rival": 0.5}),
+    ("0011", {"radius_nm_pre": 240.0, "radius_nm_post": None})])
 def test_later_classifier_features_down_and_up(backend, engine, revision, columns):
-    """Migrations 0009 (where a synapse lies on its sj object) and 0010 (the cleft against its
-    bouton's other contacts) add feature columns; a downgrade past one drops its columns, keeps
+    """Migrations 0009 (where a synapse lies on its sj object), 0010 (the cleft against its
+    bouton's other contacts) and 0011 (partner radii) add feature columns; a downgrade past one drops its columns, keeps
     the 0008 features and every view; upgrading again matches the tables."""
     _, url = backend
     bulk_load(engine, "cells", _cells([1, 2]))

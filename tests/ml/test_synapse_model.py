@@ -42,6 +42,8 @@ def _rows(n, rng, synaptic):
         "sj_centre_dist_nm": np.where(s, rng.uniform(0, 60, n), rng.uniform(0, 400, n)),
         "sj_extent_nm": rng.uniform(100, 400, n),
         "sj_prob_rival": np.where(s, 1.0, rng.uniform(0.3, 1, n)),
+        "radius_nm_pre": rng.uniform(100, 300, n),
+        "radius_nm_post": np.where(s, rng.uniform(200, 400, n), rng.uniform(50, 400, n)),
     })
 
 
@@ -150,7 +152,8 @@ def test_corrupt_or_foreign_files(trained, tmp_path):
 
 #: a typical true synapse of the training volumes (about their medians): 3,500 voxels, vesicle
 #: clouds of 15,000 voxels touching it on the presynaptic side and none on the other, the
-#: synapse's own sj object (15 nm from its centre), an asymmetric (excitatory) type
+#: synapse's own sj object (15 nm from its centre), an asymmetric (excitatory) type, a bouton
+#: (250 nm radius) on a dendrite (400 nm: the cap)
 SYNAPSE = {"size_vx": 3500, "area_um2": 0.16, "n_vc_vxs_pre": 15000, "n_vc_vxs_post": 0,
            "n_vc_objs_pre": 2, "n_vc_objs_post": 0, "min_dst_vc_nm_pre": 0.0,
            "min_dst_vc_nm_post": 1e12, "n_mi_vxs_pre": 0, "n_mi_vxs_post": 0,
@@ -158,7 +161,7 @@ SYNAPSE = {"size_vx": 3500, "area_um2": 0.16, "n_vc_vxs_pre": 15000, "n_vc_vxs_p
            "min_dst_mi_nm_post": 1e12, "sj_share": 0.98, "sj_overlap": 0.78,
            "sj_prob_mean": 0.44, "sj_prob_max": 0.78, "sym_prop": 0.0, "asym_prop": 0.87,
            "direction_confidence": 1.0, "sj_centre_dist_nm": 15.0, "sj_extent_nm": 250.0,
-           "sj_prob_rival": 1.0}
+           "sj_prob_rival": 1.0, "radius_nm_pre": 250.0, "radius_nm_post": 400.0}
 
 
 def test_shipped_model_scores_candidates_without_sj_or_vesicles_low():

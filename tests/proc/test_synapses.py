@@ -274,7 +274,8 @@ def test_synapse_rows_turn_features_into_pre_and_post():
             feats[f"n_{kind}_vxs_{side}"] = np.array(vals) * 100.4
             feats[f"min_dst_{kind}_nm_{side}"] = np.array(vals) * 10
     rows = synapse_rows(syn, pa.table(feats), cs_ids=np.array([3, 3]),
-                        extra={"sj_share": [1.0, 0.5]})
+                        extra={"sj_share": [1.0, 0.5]},
+                        partner_extra={"radius_nm": ([100.0, 120.0], [300.0, 340.0])})
     r = rows.to_pylist()
     # synapse 0: cell 2 (b) has more vesicle-cloud voxels: it is presynaptic
     assert (r[0]["cell_pre"], r[0]["cell_post"]) == (2, 1)
@@ -282,6 +283,9 @@ def test_synapse_rows_turn_features_into_pre_and_post():
     assert (r[1]["cell_pre"], r[1]["cell_post"]) == (1, 2)
     assert (r[1]["min_dst_mi_nm_pre"], r[1]["min_dst_mi_nm_post"]) == (70.0, 20.0)
     assert [x["sj_share"] for x in r] == [1.0, 0.5]
+    # per-partner extras follow the direction: synapse 0's presynaptic cell is b
+    assert [(x["radius_nm_pre"], x["radius_nm_post"]) for x in r] == [(300.0, 100.0),
+                                                                        (120.0, 340.0)]
     assert r[0]["bb_max_x"] == 10 and r[0]["contact_site_id"] == 3
 
 
