@@ -18,8 +18,8 @@ on its sj object (``sj_centre_dist_nm``, ``sj_extent_nm``: a bystander's contact
 blob reaches lies off the object's centre), and its mean sj probability over the best of its
 presynaptic cell's candidates on the same object (``sj_prob_rival``: the cleft, at the blob's
 core, against the bouton's contacts with the cells squeezed past it), and how thick each partner
-is near the synapse (``radius_nm_pre``, ``radius_nm_post``, :mod:`syconn.proc.radius`: a
-dendrite, spine head or soma against a thin axon squeezed past the bouton).
+is near the synapse (``radius_nm_pre``, ``radius_nm_post``, :mod:`syconn.proc.radius`; stored
+for training, :data:`STORED_ONLY`, not in :data:`FEATURES`: see docs/accuracy.md).
 """
 
 from __future__ import annotations
@@ -56,8 +56,10 @@ FEATURES = (
     "sj_share", "sj_overlap", "sj_prob_mean", "sj_prob_max",
     "sym_prop", "asym_prop", "direction_confidence",
     "sj_centre_dist_nm", "sj_extent_nm", "sj_prob_rival",
-    "radius_nm_pre", "radius_nm_post",
 )
+#: candidate columns stored for training but not read by the default model: a model trained
+#: with them (radius_nm_pre/post, 2026-12-06) did not change one error on the development seeds
+STORED_ONLY = ("radius_nm_pre", "radius_nm_post")
 #: ``sj_centre_dist_nm`` of a synapse on no sj object (NULL in SQL) is this far for the model
 NO_SJ_CENTRE_NM = 2000.0
 
@@ -190,7 +192,7 @@ def load_model(path=None) -> SynapseModel:
             if card.get("format_version") != FORMAT_VERSION:
                 raise _fail(path, f"model format version {card.get('format_version')!r}, this "
                                   f"syconn reads version {FORMAT_VERSION}")
-            unknown = [f for f in card.get("features", []) if f not in FEATURES]
+            unknown = [f for f in card.get("features", []) if f not in FEATURES + STORED_ONLY]
             if not card.get("features") or unknown:
                 raise _fail(path, f"features {unknown or card.get('features')!r} unknown to "
                                   f"this syconn")
