@@ -40,6 +40,8 @@ __all__ = [
     "CellObjectsConfig",
     "MeshesConfig",
     "SkeletonConfig",
+    "ViewsConfig",
+    "ViewSetConfig",
     "CONFIG_NAME",
     "BLOCK_MULTIPLE_VX",
     "REP_LATTICE_VX",
@@ -280,6 +282,25 @@ class SkeletonConfig:
 
 
 @dataclass
+class ViewSetConfig:
+    """One kind of multi-view rendering (reference §3.3): image size, views per location and
+    the view window (the clipping box is [window, window / 2, window] nm)."""
+
+    size_px: tuple[int, int] = _f((256, 128), ge=1, le=8192, doc="image (width, height) in px")
+    n_views: int = _f(2, ge=1, le=64, doc="views per location")
+    window_nm: float = _f(8000.0, gt=0, doc="view window (comp_window); locations every third")
+
+
+@dataclass
+class ViewsConfig:
+    """The original's view sets: glia (cell channel), spines, compartments (axoness)."""
+
+    glia: ViewSetConfig = _f(ViewSetConfig())
+    spines: ViewSetConfig = _f(ViewSetConfig())
+    compartments: ViewSetConfig = _f(ViewSetConfig((1024, 512), 3, 40960.0))
+
+
+@dataclass
 class Config:
     """The whole ``config.yml``."""
 
@@ -290,6 +311,7 @@ class Config:
     cell_objects: CellObjectsConfig = _f(CellObjectsConfig())
     meshes: MeshesConfig = _f(MeshesConfig())
     skeleton: SkeletonConfig = _f(SkeletonConfig())
+    views: ViewsConfig = _f(ViewsConfig())
 
     def db_url(self, wd: Path | str) -> str:
         """The database URL of working directory ``wd`` (SQLite in ``wd`` by default)."""
