@@ -449,6 +449,7 @@ class Renderer:
         out = np.full((len(loc), spec.n_views, h, w), NO_VERTEX, np.int64)
         if not len(loc) or not mesh.n_faces:
             return out
+        vertices = mesh.vertices.astype(np.float64) - origin
         for li, _, rgba, drawn in self._render(self._face_prog, [mesh], loc, origin, mats, spec,
                                                color=True):
             code = rgba[0].astype(np.uint32)
@@ -457,26 +458,25 @@ class Renderer:
             face = np.full(local.shape, NO_VERTEX, np.int64)
             seen = local >= 0
             face[seen] = drawn[0].faces[li][local[seen]]
-            out[li] = _nearest_corner(face, mesh, mats[li], origin, spec)
+            out[li] = _nearest_corner(face, mesh, mats[li], vertices, spec)
         return out
 
 
-def _nearest_corner(face: np.ndarray, mesh: Mesh, mats: np.ndarray, origin: np.ndarray,
+def _nearest_corner(face: np.ndarray, mesh: Mesh, mats: np.ndarray, vertices: np.ndarray,
                     spec: ViewSpec) -> np.ndarray:
-    """Per covered pixel, the corner of its face nearest the pixel centre in the image plane."""
+    """Per covered pixel of one location's views ``face (V, H, W)``, the corner of its face
+    nearest the pixel centre in the image plane (``vertices``: relative to the scene origin)."""
     out = np.full(face.shape, NO_VERTEX, np.int64)
-    idx = np.nonzero(face >= 0)
-    if not len(idx[0]):
-        return out
-    k, iy, ix = idx
-    corners = mesh.faces[face[idx]].astype(np.int64)                     # (n, 3)
-    v = mesh.vertices.astype(np.float64) - origin                      # (nv, 3)
     w, h = spec.size_px
-    m = mats[k]                                                         # (n, 4, 4)
-    p = v[corners]                                                      # (n, 3, 3)
-    ndc = np.einsum("nij,ncj->nci", m[:, :2, :3], p) + m[:, None, :2, 3]   # (n, 3, 2)
-    px = (ndc[..., 0] + 1.0) * (w / 2.0)
-    py = (ndc[..., 1] + 1.0) * (h / 2.0)
-    d2 = (px - (ix[:, None] + 0.5)) ** 2 + (py - (iy[:, None] + 0.5)) ** 2
-    out[idx] = corners[np.arange(len(corners)), np.argmin(d2, axis=1)]
+    for k in range(face.shape[0]):
+        seen = face[k] >= 0
+        if not seen.any():
+            continue
+        iy, ix = np.nonzero(seen)
+        m = mats[k]
+        ndc = vertices @ m[:2, :3].T + m[:2, 3]                         # (nv, 2)
+        px, py = (ndc[:, 0] + 1.0) * (w / 2.0), (ndc[:, 1] + 1.0) * (h / 2.0)
+        corners = mesh.faces[face[k][seen]].astype(np.int64)           # (n, 3)
+        d2 = (px[corners] - (ix[:, None] + 0.5)) ** 2 + (py[corners] - (iy[:, None] + 0.5)) ** 2
+        out[k][seen] = corners[np.arange(len(corners)), np.argmin(d2, axis=1)]
     return out
