@@ -246,9 +246,11 @@ uniform mat4 mvp;
 in vec3 in_pos;
 void main() { gl_Position = mvp * vec4(in_pos, 1.0); }
 """
+# the depth-map grey level itself (0 near .. 254 far), so one byte per pixel is read back
 _DEPTH_FRAGMENT = """
 #version 330
-void main() { }
+out float grey;
+void main() { grey = min(floor(gl_FragCoord.z * 255.0), 254.0) / 255.0; }
 """
 # face id + 1 in RGBA8 (0 = background); exact for up to 2^32 - 1 faces
 _FACE_FRAGMENT = """
@@ -359,21 +361,18 @@ class Renderer:
         self.close()
 
     # ---- resources --------------------------------------------------------------------------
-    def _framebuffer(self, size: tuple[int, int], color: bool):
-        key = (size, color)
+    def _framebuffer(self, size: tuple[int, int], components: int):
+        key = (size, components)
         if key not in self._fbos:
-            depth = self.ctx.depth_texture(size)
-            if color:
-                col = self.ctx.texture(size, 4, dtype="f1")
-                fbo = self.ctx.framebuffer(color_attachments=[col], depth_attachment=depth)
-                self._fbos[key] = (fbo, (col, depth))
-            else:
-                fbo = self.ctx.framebuffer(depth_attachment=depth)
-                self._fbos[key] = (fbo, (depth,))
+            depth = self.ctx.depth_renderbuffer(size)
+            col = self.ctx.texture(size, components, dtype="f1")
+            fbo = self.ctx.framebuffer(color_attachments=[col], depth_attachment=depth)
+            self._fbos[key] = (fbo, (col, depth))
         return self._fbos[key][0]
 
-    def _render(self, prog, meshes, loc, origin, mats, spec: ViewSpec, *, color: bool):
-        """Yield (location, depth (C, V, H, W) float32, rgba (C, V, H, W, 4) or None)."""
+    def _render(self, prog, meshes, loc, origin, mats, spec: ViewSpec, *, components: int,
+                clear: float):
+        """Yield (location, colour uint8 (C, V, H, W, components), drawables)."""
         w, h = spec.size_px
         n_mesh, n_views = len(meshes), spec.n_views
         aw, ah = w * n_views, h * n_mesh
@@ -384,11 +383,11 @@ class Renderer:
         drawn = [_Drawable(self.ctx, prog, m, origin, loc, reach) if m.n_faces else None
                  for m in meshes]
         try:
-            fbo = self._framebuffer((aw, ah), color)
+            fbo = self._framebuffer((aw, ah), components)
             self.ctx.enable(self.ctx.DEPTH_TEST)
             fbo.use()
             for li in range(len(loc)):
-                fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+                fbo.clear(clear, clear, clear, clear, depth=1.0)
                 for mi, d in enumerate(drawn):
                     n = 0 if d is None else d.load(li)
                     if not n:
@@ -398,13 +397,8 @@ class Renderer:
                         # moderngl takes column-major matrices
                         prog["mvp"].write(mats[li, k].T.astype("f4").tobytes())
                         d.vao.render(vertices=3 * n)
-                depth = np.frombuffer(fbo.read(attachment=-1, components=1, dtype="f4"),
-                                      np.float32).reshape(n_mesh, h, n_views, w)
-                rgba = None
-                if color:
-                    rgba = np.frombuffer(fbo.read(components=4, dtype="f1"), np.uint8) \
-                        .reshape(n_mesh, h, n_views, w, 4).swapaxes(1, 2)
-                yield li, depth.swapaxes(1, 2), rgba, drawn
+                col = np.frombuffer(fbo.read(components=components, dtype="f1"), np.uint8)
+                yield li, col.reshape(n_mesh, h, n_views, w, components).swapaxes(1, 2), drawn
         finally:
             for d in drawn:
                 if d is not None:
@@ -435,9 +429,9 @@ class Renderer:
         out = np.full((len(loc), len(meshes), spec.n_views, h, w), BACKGROUND, np.uint8)
         if not len(loc) or not meshes:
             return out
-        for li, d, _, _ in self._render(self._depth_prog, meshes, loc, origin, mats, spec,
-                                        color=False):
-            out[li] = np.where(d < 1.0, np.minimum(np.floor(d * 255.0), 254.0), BACKGROUND)
+        for li, grey, _ in self._render(self._depth_prog, meshes, loc, origin, mats, spec,
+                                        components=1, clear=1.0):
+            out[li] = grey[..., 0]
         return out
 
     def index_views(self, mesh: Mesh, locations: np.ndarray, frames: np.ndarray,
@@ -450,8 +444,8 @@ class Renderer:
         if not len(loc) or not mesh.n_faces:
             return out
         vertices = mesh.vertices.astype(np.float64) - origin
-        for li, _, rgba, drawn in self._render(self._face_prog, [mesh], loc, origin, mats, spec,
-                                               color=True):
+        for li, rgba, drawn in self._render(self._face_prog, [mesh], loc, origin, mats, spec,
+                                            components=4, clear=0.0):
             code = rgba[0].astype(np.uint32)
             local = (code[..., 0] | code[..., 1] << 8 | code[..., 2] << 16
                      | code[..., 3] << 24).astype(np.int64) - 1            # (V, H, W)
