@@ -14,10 +14,15 @@ For each backend it starts the real server (``syconn server WD --port P``, uvico
 subprocess on a free 127.0.0.1 port) and, from one asyncio client:
 
 - ``/ssv_mesh/<id>``: ``--mesh-requests`` requests sent at once, over every cell with a mesh,
-  largest first (so the largest mesh is among them): once on the fresh server (the server's
-  mesh cache empty), once more (cached); then the same number for the largest mesh alone;
+  largest first (so the largest mesh is among them): once on the fresh server (as soon as it
+  answers: its pre-warm of the largest cells' mesh JSON, ``--prewarm-mb``, runs in the
+  background from its start), once more (cached); then the same number for the largest mesh
+  alone;
 - ``/all_syn_meta/{"synthresh": 0.5, "axodend_only": true}``: ``--meta-requests`` requests,
-  ``--meta-concurrency`` in flight at a time.
+  ``--meta-concurrency`` in flight at a time;
+- and on another fresh server started with ``--prewarm-mb 0``, the first ``/ssv_mesh/<id>``
+  requests again: an empty mesh cache (every mesh read and serialised, once however many
+  requests ask for it at the same time).
 
 Latency is from sending a request to having read its whole body; an error is any response
 other than 200 or a failed request.  The client is plain asyncio over kept-alive connections
@@ -144,11 +149,12 @@ def free_port() -> int:
 class Server:
     """``syconn server WD`` in a subprocess on a free loopback port."""
 
-    def __init__(self, wd: Path):
+    def __init__(self, wd: Path, *options: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "syconn.cli", "server", str(wd), "--port", str(self.port)],
+            [sys.executable, "-m", "syconn.cli", "server", str(wd), "--port", str(self.port),
+             *options],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
 
     def __enter__(self):
@@ -267,25 +273,29 @@ def run_backend(name: str, wd: Path, args) -> list[str]:
     spread = [f"/ssv_mesh/{cells[i % len(cells)][0]}" for i in range(n_mesh)]
     lines = []
     load0 = _load()
-    with Server(wd) as srv:
-        # warm-up: each kind of request once (imports, first connections of the pool), on a
-        # cell outside the spread where there is one, so that the first pass finds the mesh
-        # cache empty
-        asyncio.run(fire(srv.port, [f"/ssv_mesh/{cells[-1][0]}" if len(cells) > n_mesh else
-                                    "/ssv_mesh/0", META_PATH], 2))
-        label = (f"`/ssv_mesh/<id>` ({len(cells)} cells, {cells[-1][1]:,}-{largest_nv:,} "
-                 f"vertices)")
-        for label, paths, conc in (
-                (f"{label}, first requests (cold cache)", spread, n_mesh),
-                (f"{label}, again", spread, n_mesh),
-                (f"`/ssv_mesh/{largest}` (largest, {largest_nv:,} vertices)",
-                 [f"/ssv_mesh/{largest}"] * n_mesh, n_mesh),
-                ("`/all_syn_meta/{\"synthresh\": 0.5, \"axodend_only\": true}`",
-                 [META_PATH] * args.meta_requests, args.meta_concurrency)):
-            got = asyncio.run(fire(srv.port, paths, conc))
-            for e in sorted(set(got["errors"]))[:5]:
-                _log(f"  {name} {label}: error {e}")
-            lines.append(row(label, len(paths), conc, got))
+    # warm-up: each kind of request once (imports, first connections of the pool), on a
+    # cell outside the spread where there is one (else an id that is no cell, a 404)
+    warm_up = [f"/ssv_mesh/{cells[-1][0]}" if len(cells) > n_mesh else "/ssv_mesh/0",
+               META_PATH]
+    label = f"`/ssv_mesh/<id>` ({len(cells)} cells, {cells[-1][1]:,}-{largest_nv:,} vertices)"
+    runs = [((), [
+        (f"{label}, first requests on a fresh server", spread, n_mesh),
+        (f"{label}, again", spread, n_mesh),
+        (f"`/ssv_mesh/{largest}` (largest, {largest_nv:,} vertices)",
+         [f"/ssv_mesh/{largest}"] * n_mesh, n_mesh),
+        ("`/all_syn_meta/{\"synthresh\": 0.5, \"axodend_only\": true}`",
+         [META_PATH] * args.meta_requests, args.meta_concurrency)]),
+        (("--prewarm-mb", "0"), [
+            (f"{label}, first requests on a fresh server, `--prewarm-mb 0` (cold cache)",
+             spread, n_mesh)])]
+    for options, bursts in runs:
+        with Server(wd, *options) as srv:
+            asyncio.run(fire(srv.port, warm_up, 2))
+            for what, paths, conc in bursts:
+                got = asyncio.run(fire(srv.port, paths, conc))
+                for e in sorted(set(got["errors"]))[:5]:
+                    _log(f"  {name} {what}: error {e}")
+                lines.append(row(what, len(paths), conc, got))
     head = (f"**{name}** ({wd}; load average before {load0}, after {_load()}; "
             f"{os.cpu_count()} cores)\n\n"
             "| route | requests | concurrency | errors | p50 (ms) | p99 (ms) | max (ms) | "

@@ -325,16 +325,28 @@ def server_cmd(
         help="the Neuroglancer the viewer's 'open in Neuroglancer' links open (default "
              "https://neuroglancer-demo.appspot.com; the link shows once 'syconn export WD "
              "neuroglancer' has run, the export is served at /precomputed/)"),
+    prewarm_mb: float = typer.Option(
+        64.0, "--prewarm-mb", min=0.0,
+        help="at start, make the /ssv_mesh JSON of the largest cells, up to this many MB, in "
+             "a background thread (0: none; the cache holds 256 MB)"),
 ) -> None:
     """Serve WD over HTTP: the original's KNOSSOS-plugin API (SyConnGate) and the viewer.
 
     Refuses a working directory whose synapses are not processed yet.
     """
+    import gc
+
     import uvicorn
 
     from syconn.server import create_app
 
-    application = create_app(wd, allow_write=allow_write, neuroglancer_url=neuroglancer_url)
+    application = create_app(wd, allow_write=allow_write, neuroglancer_url=neuroglancer_url,
+                             prewarm_bytes=int(prewarm_mb * 2 ** 20))
+    # what the imports and the app made lives as long as the server: out of the garbage
+    # collector's sight, so that its full collections (some 100 ms over these objects, the
+    # first one during the first requests) stay short
+    gc.collect()
+    gc.freeze()
     typer.echo(f"serving {wd} on http://{host}:{port}/ "
                f"({'writes allowed' if allow_write else 'read-only'}; Ctrl+C stops)")
     uvicorn.run(application, host=host, port=port, log_level="warning")

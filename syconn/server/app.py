@@ -31,11 +31,15 @@ reaches a file outside the working directory.  SQL is read through the read-only
 every value bound; ``push_so_attr`` writes through the working directory's own engine, only
 the columns of :data:`~syconn.server.knossos.WRITABLE`.  The app reads rows and files per
 request, so a rerun of the pipeline is seen without a restart; the JSON of cell meshes is
-cached (:mod:`syconn.server.cache`) and checked against the mesh store on every request.
+cached (:mod:`syconn.server.cache`: made once for concurrent requests of the same mesh, the
+largest cells' made at start in a background thread) and checked against the mesh store on
+every request.
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +60,7 @@ from syconn.errors import (
 )
 from syconn.read import Results
 from syconn.server import knossos as K
-from syconn.server.cache import MESH_CACHE_BYTES, ResponseCache
+from syconn.server.cache import MESH_CACHE_BYTES, PREWARM_BYTES, CellMeshes, ResponseCache
 
 __all__ = ["create_app", "check_servable", "json_response", "POOL_SIZE"]
 
@@ -64,7 +68,7 @@ __all__ = ["create_app", "check_servable", "json_response", "POOL_SIZE"]
 POOL_SIZE = 8
 
 #: ``/ssv_ind`` and ``/ssv_vert``: their key for a part of :func:`~syconn.server.knossos.mesh_payload`
-_SHORT_KEYS = {"indices": "ind", "vertices": "vert"}
+_SHORT_KEYS = CellMeshes.SHORT_KEYS
 
 
 def json_response(content: Any, status_code: int = 200) -> Response:
@@ -93,6 +97,47 @@ def _error_status(exc: SyconnError) -> int:
     return 500
 
 
+#: the cell-mesh routes :class:`_CachedMeshes` answers from the cache (route, id), and the
+#: part of the mesh each route serves
+_MESH_PATH = re.compile(r"/ssv_(mesh|ind|vert)/([0-9]{1,19})"
+                        r"|/ssv_obj_(ind|vert)/([0-9]{1,19})/sv")
+_PART = {"mesh": None, "ind": "indices", "vert": "vertices"}
+_JSON = (b"content-type", b"application/json")
+_INT64_MAX = 2 ** 63 - 1
+
+
+class _CachedMeshes:
+    """ASGI middleware: a GET of a cell-mesh route (``/ssv_mesh|ind|vert/<id>``,
+    ``/ssv_obj_ind|vert/<id>/sv``) whose current JSON is cached is answered here, without
+    FastAPI's routing and parameter handling (about a tenth of the time); anything else,
+    a cache miss included, goes on to the app."""
+
+    def __init__(self, app, meshes: CellMeshes):
+        self.app = app
+        self.meshes = meshes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "GET" \
+                and not scope.get("root_path"):
+            m = _MESH_PATH.fullmatch(scope["path"])
+            if m is not None:
+                route, text, obj_route, obj_text = m.groups()
+                cid, part = int(text or obj_text), _PART[route or obj_route]
+                body = None
+                if cid <= _INT64_MAX:
+                    try:
+                        body, _ = self.meshes.cached(cid, part)
+                    except SyconnError:  # no store: the route says so
+                        pass
+                if body is not None:
+                    await send({"type": "http.response.start", "status": 200,
+                                "headers": [(b"content-length", str(len(body)).encode()),
+                                            _JSON]})
+                    await send({"type": "http.response.body", "body": body})
+                    return
+        await self.app(scope, receive, send)
+
+
 def _write_attribute(res: Results, spec: K.Writable, obj_id: int, value: Any, *,
                      kind: str | None) -> None:
     """Set one whitelisted column of one row (bound parameters, one transaction)."""
@@ -112,7 +157,8 @@ def _write_attribute(res: Results, spec: K.Writable, obj_id: int, value: Any, *,
 
 
 def create_app(wd: Path | str, *, allow_write: bool = False,
-               neuroglancer_url: str | None = None) -> FastAPI:
+               neuroglancer_url: str | None = None,
+               prewarm_bytes: int = PREWARM_BYTES) -> FastAPI:
     """The SyConnGate app of working directory ``wd``.
 
     Parameters
@@ -124,6 +170,10 @@ def create_app(wd: Path | str, *, allow_write: bool = False,
     neuroglancer_url
         The Neuroglancer the viewer links cells to (default
         :data:`~syconn.server.viewer.NEUROGLANCER_URL`).
+    prewarm_bytes
+        At start (the app's lifespan: uvicorn, ``with TestClient(app)``), make the
+        ``/ssv_mesh`` JSON of the largest cells, up to this many bytes, in a background
+        thread (:meth:`~syconn.server.cache.CellMeshes.prewarm`); 0: none.
 
     Raises
     ------
@@ -132,10 +182,25 @@ def create_app(wd: Path | str, *, allow_write: bool = False,
     """
     res = Results(wd, pool_size=POOL_SIZE)
     check_servable(res)
-    app = FastAPI(title="SyConnGate", docs_url=None, redoc_url=None,
+    cache = ResponseCache(MESH_CACHE_BYTES)
+    meshes = CellMeshes(res, cache)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        meshes.start_prewarm(prewarm_bytes)
+        try:
+            yield
+        finally:
+            meshes.stop()
+
+    app = FastAPI(title="SyConnGate", docs_url=None, redoc_url=None, lifespan=lifespan,
                   description=f"SyConn KNOSSOS-plugin API of {res.wd}")
     app.state.results = res
     app.state.allow_write = allow_write
+    app.state.mesh_cache = cache
+    app.state.meshes = meshes
+    app.state.prewarm_bytes = prewarm_bytes
+    app.add_middleware(_CachedMeshes, meshes=meshes)
 
     @app.exception_handler(SyconnError)
     async def _syconn_error(_request: Request, exc: SyconnError) -> Response:
@@ -152,35 +217,17 @@ def create_app(wd: Path | str, *, allow_write: bool = False,
         """Every cell id."""
         return json_response({"ssvs": res.cell_ids()})
 
-    meshes = ResponseCache(MESH_CACHE_BYTES)
-    app.state.mesh_cache = meshes
-
-    def make_mesh_json(cid: int, part: str | None, version) -> bytes:
-        """The JSON of cell ``cid``'s mesh, or of one ``part`` of it under the original's
-        short key; kept in the cache as made from the store's ``version``."""
-        payload = K.mesh_payload(res.cell_mesh(cid))
-        if part is not None:
-            payload = {_SHORT_KEYS[part]: payload[part]}
-        body = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
-        meshes.put((part, cid), version, body)
-        return body
-
     async def cached_mesh(ssv_id: str, part: str | None = None) -> Response:
-        cid = K.parse_id(ssv_id, "cell")
-        # the store's token before the record: a write in between leaves a newer record
-        # under the older token, made again on the next request (a stat and a small read:
-        # on the event loop)
-        version = res.mesh_version("cells", cid)
-        body = meshes.get((part, cid), version)
-        if body is None:  # read, check that the cell exists, serialise: in a thread
-            body = await run_in_threadpool(make_mesh_json, cid, part, version)
+        """The cell mesh JSON (:class:`~syconn.server.cache.CellMeshes`: cached, else made
+        in a worker thread once for all concurrent requests of it)."""
+        body = await meshes.body(K.parse_id(ssv_id, "cell"), part)
         return Response(body, media_type="application/json")
 
-    def obj_mesh(ssv_id: str, obj_type: str):
-        """All meshes of one object type of a cell, as one mesh."""
-        kind = K.object_kind(obj_type)
-        cid = K.parse_id(ssv_id, "cell")
-        return res.cell_mesh(cid) if kind == "cells" else res.cell_object_mesh(cid, kind)
+    def obj_mesh(ssv_id: str, kind: str, part: str) -> Response:
+        """One part of all meshes of one object kind of a cell (not the cell's own:
+        :func:`cached_mesh`) as one mesh, under the original's short key."""
+        mesh = res.cell_object_mesh(K.parse_id(ssv_id, "cell"), kind)
+        return json_response({_SHORT_KEYS[part]: K.mesh_payload(mesh)[part]})
 
     @app.get("/ssv_mesh/{ssv_id}")
     async def ssv_mesh(ssv_id: str):
@@ -203,15 +250,23 @@ def create_app(wd: Path | str, *, allow_write: bool = False,
         res.require_cell(K.parse_id(ssv_id, "cell"))
         return json_response({"norm": []})
 
+    # the plugin asks for the cell's own mesh as object type sv: the cached /ssv_ind and
+    # /ssv_vert bodies; the other types are read per request
     @app.get("/ssv_obj_ind/{ssv_id}/{obj_type}")
-    def ssv_obj_ind(ssv_id: str, obj_type: str):
+    async def ssv_obj_ind(ssv_id: str, obj_type: str):
         """Triangle indices of a cell's objects of one type."""
-        return json_response({"ind": K.mesh_payload(obj_mesh(ssv_id, obj_type))["indices"]})
+        kind = K.object_kind(obj_type)
+        if kind == "cells":
+            return await cached_mesh(ssv_id, "indices")
+        return await run_in_threadpool(obj_mesh, ssv_id, kind, "indices")
 
     @app.get("/ssv_obj_vert/{ssv_id}/{obj_type}")
-    def ssv_obj_vert(ssv_id: str, obj_type: str):
+    async def ssv_obj_vert(ssv_id: str, obj_type: str):
         """Vertices (nm) of a cell's objects of one type."""
-        return json_response({"vert": K.mesh_payload(obj_mesh(ssv_id, obj_type))["vertices"]})
+        kind = K.object_kind(obj_type)
+        if kind == "cells":
+            return await cached_mesh(ssv_id, "vertices")
+        return await run_in_threadpool(obj_mesh, ssv_id, kind, "vertices")
 
     @app.get("/ssv_obj_norm/{ssv_id}/{obj_type}")
     def ssv_obj_norm(ssv_id: str, obj_type: str):

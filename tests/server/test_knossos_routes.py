@@ -76,7 +76,7 @@ def test_cached_meshes_follow_the_store(pipeline_wd, tmp_path):
 
     wd = tmp_path / "wd"
     shutil.copytree(pipeline_wd, wd)
-    app = create_app(wd)
+    app = create_app(wd, prewarm_bytes=0)
     c = TestClient(app)
     cid = cells(Results(wd))[0]
     first = c.get(f"/ssv_mesh/{cid}").content
@@ -92,6 +92,215 @@ def test_cached_meshes_follow_the_store(pipeline_wd, tmp_path):
     n = len(app.state.mesh_cache)
     assert c.get("/ssv_mesh/999999999").status_code == 404  # not a cell: nothing cached
     assert len(app.state.mesh_cache) == n
+
+
+@pytest.fixture
+def wd_copy(pipeline_wd, tmp_path):
+    """A copy of the processed working directory, to rewrite its stores."""
+    import shutil
+
+    wd = tmp_path / "wd"
+    shutil.copytree(pipeline_wd, wd)
+    return wd
+
+
+def tri_mesh(scale: float = 10.0):
+    from syconn.proc.meshes import Mesh
+
+    return Mesh(np.asarray([[0, 0, 0], [scale, 0, 0], [0, scale, 0]], np.float32),
+                np.asarray([[0, 1, 2]], np.uint32))
+
+
+def count_makes(app) -> list:
+    """Record every body the app makes (``(part, cell)``), slowed a little so that
+    concurrent requests overlap."""
+    import time
+
+    meshes, made = app.state.meshes, []
+    make = meshes.make
+
+    def slow_make(store, cid, part, version):
+        made.append((part, cid))
+        time.sleep(0.05)
+        return make(store, cid, part, version)
+
+    meshes.make = slow_make
+    return made
+
+
+async def gather_gets(app, urls):
+    import asyncio
+
+    import httpx
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://test") as ac:
+        return await asyncio.gather(*(ac.get(u) for u in urls))
+
+
+def test_concurrent_requests_of_one_mesh_make_it_once(wd_copy):
+    """Single flight: concurrent requests of the same body share one read and
+    serialisation; another body or another cell is made on its own."""
+    import asyncio
+
+    from syconn.read import Results
+
+    app = create_app(wd_copy, prewarm_bytes=0)
+    made = count_makes(app)
+    a, b = cells(Results(wd_copy))[:2]
+    urls = [f"/ssv_mesh/{a}"] * 20 + [f"/ssv_vert/{a}"] * 5 + [f"/ssv_obj_vert/{a}/sv"] * 5 \
+        + [f"/ssv_mesh/{b}"] * 10
+    got = asyncio.run(gather_gets(app, urls))
+    assert [r.status_code for r in got] == [200] * len(urls)
+    assert sorted(made, key=str) == sorted([(None, a), ("vertices", a), (None, b)], key=str)
+    assert len({r.content for r in got[:20]}) == 1 and len({r.content for r in got[20:30]}) == 1
+    assert json.loads(got[0].content)["vertices"] == json.loads(got[20].content)["vert"]
+    assert len(app.state.meshes.flight) == 0  # nothing left running
+    # cached now: more requests make nothing
+    asyncio.run(gather_gets(app, urls))
+    assert len(made) == 3
+
+
+def test_concurrent_requests_of_unknown_ids_are_404_and_cache_nothing(wd_copy):
+    import asyncio
+
+    from syconn.read import Results
+
+    app = create_app(wd_copy, prewarm_bytes=0)
+    missing = max(cells(Results(wd_copy))) + 10 ** 9
+    urls = [f"/ssv_mesh/{missing}"] * 10 + [f"/ssv_ind/{missing}"] * 5 \
+        + [f"/ssv_obj_ind/{missing}/sv"] * 5
+    got = asyncio.run(gather_gets(app, urls))
+    assert {r.status_code for r in got} == {404}
+    assert all("no such cell" in r.json()["detail"] for r in got)
+    assert len(app.state.mesh_cache) == 0 and len(app.state.meshes.flight) == 0
+
+
+def test_a_cell_without_a_mesh_is_the_empty_mesh_and_other_ids_404(wd_copy):
+    """A mesh in the store answers without SQL; an id the store lacks is asked of SQL: a
+    cell gets the empty mesh, anything else 404."""
+    from sqlalchemy import insert, select
+
+    from syconn.db import tables as T
+    from syconn.read import Results
+
+    res = Results(wd_copy)
+    new = max(cells(res)) + 12345  # a cell row without a stored mesh: a copy of a row
+    with res.writer().begin() as conn:
+        row = dict(conn.execute(select(T.cells)).first()._mapping)
+        conn.execute(insert(T.cells).values({**row, "id": new}))
+    app = create_app(wd_copy, prewarm_bytes=0)
+    c = TestClient(app)
+    assert c.get(f"/ssv_mesh/{new}").json() == {"vertices": [], "indices": [], "normals": []}
+    assert c.get(f"/ssv_mesh/{new + 1}").status_code == 404
+    # a stored mesh: no SQL is asked (the engine is not even needed)
+    cid = cells(res)[0]
+
+    def no_sql(*a, **k):
+        raise AssertionError("SQL asked for a cell whose mesh is stored")
+
+    app.state.results.require_cell = no_sql
+    assert c.get(f"/ssv_mesh/{cid}").status_code == 200
+
+
+def test_a_store_made_again_is_opened_again(wd_copy):
+    """The cached bodies follow a store removed and written anew (another shard count:
+    another shard holds the cell), not only a rewritten shard."""
+    import shutil
+
+    from syconn.io.meshes import MeshStore
+    from syconn.read import Results
+
+    app = create_app(wd_copy, prewarm_bytes=0)
+    c = TestClient(app)
+    ids = cells(Results(wd_copy))
+    before = {cid: c.get(f"/ssv_mesh/{cid}").content for cid in ids}
+    path = mesh_store(wd_copy, "cells").path
+    old = MeshStore(path)
+    meshes = {cid: old.get(cid) for cid in ids if cid in old}
+    shutil.rmtree(path)
+    new = MeshStore(path, n_shards=7)
+    new.put_many({**meshes, ids[0]: tri_mesh()})
+    assert c.get(f"/ssv_mesh/{ids[0]}").json()["indices"] == [0, 1, 2]
+    assert c.get(f"/ssv_obj_ind/{ids[0]}/sv").json() == {"ind": [0, 1, 2]}
+    for cid in ids[1:]:
+        assert c.get(f"/ssv_mesh/{cid}").content == before[cid]
+
+
+def test_prewarm_makes_the_largest_meshes_at_start(wd_copy):
+    from syconn.read import Results
+
+    counts = mesh_store(wd_copy, "cells").counts()
+    ids = [i for i in cells(Results(wd_copy)) if i in counts]
+    largest = max(ids, key=lambda i: 2 * counts[i][0] + counts[i][1])
+    app = create_app(wd_copy)  # the default: more than the test volume's meshes
+    with TestClient(app) as c:
+        assert app.state.meshes.prewarm_done.wait(30)
+        assert {k for k in app.state.mesh_cache._items} == {(None, i) for i in ids}
+        made = count_makes(app)
+        for cid in ids:
+            assert np.array_equal(as_f32(c.get(f"/ssv_mesh/{cid}").json()["vertices"]),
+                                  mesh_store(wd_copy, "cells").get(cid).vertices.ravel())
+        assert made == []
+    app = create_app(wd_copy, prewarm_bytes=1)  # one mesh: the largest
+    with TestClient(app):
+        assert app.state.meshes.prewarm_done.wait(30)
+        assert list(app.state.mesh_cache._items) == [(None, largest)]
+    app = create_app(wd_copy, prewarm_bytes=0)
+    with TestClient(app):
+        assert app.state.meshes.prewarm_done.is_set() and len(app.state.mesh_cache) == 0
+
+
+def test_cached_mesh_answers_are_the_routes_answers(wd_copy):
+    """A cached body is answered before FastAPI's routing: the same status, headers and
+    bytes as the route's answer that made it; a POST or another object type is not."""
+    from syconn.read import Results
+
+    app = create_app(wd_copy, prewarm_bytes=0)
+    c = TestClient(app)
+    cid = cells(Results(wd_copy))[0]
+    for url in (f"/ssv_mesh/{cid}", f"/ssv_ind/{cid}", f"/ssv_vert/{cid}",
+                f"/ssv_obj_ind/{cid}/sv", f"/ssv_obj_vert/{cid}/sv", f"/ssv_mesh/000{cid}"):
+        made = c.get(url)
+        cached = c.get(url)
+        assert made.status_code == cached.status_code == 200
+        assert made.content == cached.content
+        assert dict(made.headers) == dict(cached.headers)
+    assert len(app.state.mesh_cache) == 3
+    assert c.post(f"/ssv_mesh/{cid}").status_code == 405
+    assert c.get(f"/ssv_obj_ind/{cid}/mi").json().keys() == {"ind"}
+
+
+def test_single_flight_shares_results_and_errors():
+    import asyncio
+    import threading
+
+    from syconn.server.cache import SingleFlight
+
+    calls, gate = [], threading.Event()
+
+    def work(x):
+        calls.append(x)
+        gate.wait(5)
+        if x < 0:
+            raise ObjectNotFound(f"no {x}")
+        return x * 2
+
+    async def main():
+        sf = SingleFlight()
+        ok = [asyncio.ensure_future(sf.run("a", work, 3)) for _ in range(5)]
+        bad = [asyncio.ensure_future(sf.run("b", work, -1)) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        ok[0].cancel()  # one caller leaving does not stop the others' call
+        gate.set()
+        got = await asyncio.gather(*ok[1:])
+        errs = await asyncio.gather(*bad, return_exceptions=True)
+        assert len(sf) == 0
+        return got, errs
+
+    got, errs = asyncio.run(main())
+    assert got == [6] * 4 and sorted(calls) == [-1, 3]
+    assert all(isinstance(e, ObjectNotFound) for e in errs)
 
 
 def test_object_meshes_are_the_cells_organelles_and_synapses(client, served_wd, results):
@@ -366,13 +575,17 @@ def test_refuses_a_working_directory_without_synapses(tmp_path, tiny_inputs, cli
 
 
 def test_server_command_binds_localhost_unless_told(served_wd, monkeypatch):
+    import gc
+
     import uvicorn
     from typer.testing import CliRunner
 
     from syconn.cli import app
 
-    calls = []
+    calls, frozen = [], []
     monkeypatch.setattr(uvicorn, "run", lambda application, **kw: calls.append((application, kw)))
+    # the server's objects are frozen out of the collector's sight; not this test process's
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(len(calls)))
     r = CliRunner().invoke(app, ["server", str(served_wd)])
     assert r.exit_code == 0, r.output
     (application, kw), = calls
@@ -383,6 +596,11 @@ def test_server_command_binds_localhost_unless_told(served_wd, monkeypatch):
     assert r.exit_code == 0, r.output
     assert calls[1][1]["host"] == "0.0.0.0" and calls[1][1]["port"] == 8123
     assert calls[1][0].state.allow_write is True
+    assert calls[0][0].state.prewarm_bytes == 64 * 2 ** 20
+    r = CliRunner().invoke(app, ["server", str(served_wd), "--prewarm-mb", "0"])
+    assert r.exit_code == 0, r.output
+    assert calls[2][0].state.prewarm_bytes == 0
+    assert frozen == [0, 1, 2]  # before each server starts
 
 
 # ------------------------------------------------------------------ payload helpers (no data)
