@@ -309,6 +309,36 @@ def export_cmd(
     export(wd, fmt, out, cells=ids, kind=kind, volume=volume, log=typer.echo)
 
 
+@app.command("views")
+def views_cmd(
+    wd: Path = WD_ARG,
+    cell_id: int = typer.Argument(..., metavar="CELL", help="cell id"),
+    view_set: str = typer.Option("spines", "--set",
+                                 help="view set of config.yml: glia, spines or compartments"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="PNG to write (default WD/export/views/CELL_SET.png)"),
+    locations: int = typer.Option(6, "--locations", min=1,
+                                  help="locations shown (evenly spaced over the cell)"),
+) -> None:
+    """Render a cell's multi-view images (OpenGL, headless) and write them as one PNG."""
+    from syconn.read import Results, export_dir
+    from syconn.views import montage, render_cell, write_png
+
+    res = Results(wd)
+    v = render_cell(res, cell_id, view_set)
+    angles = [f"view {k + 1}" for k in range(v.spec.n_views)]
+    if v.spec.n_views == 2:
+        angles = ["-25 deg", "+25 deg"]
+    path = out or export_dir(wd) / "views" / f"{cell_id}_{view_set}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_png(path, montage(v.views, max_locations=locations),
+              title=f"cell {cell_id}: {view_set} views, {len(v.locations)} locations, "
+                    f"{v.spec.window_nm / 1000:g} um window",
+              column_labels=[f"{c} {a}" for c in v.channels for a in angles])
+    typer.echo(f"{path}: {min(locations, len(v.locations))} of {len(v.locations)} locations, "
+               f"channels {', '.join(v.channels)}")
+
+
 @app.command("server")
 def server_cmd(
     wd: Path = WD_ARG,

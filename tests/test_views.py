@@ -27,8 +27,10 @@ def test_views_of_a_cell_show_its_surface_and_objects(largest):
     n = len(v.locations)
     assert n >= 1 and v.channels == ("cell", "mi", "vc", "syn")
     assert v.views.shape == (n, 4, 2, 128, 256) and g.views.shape == (n, 1, 2, 128, 256)
-    # the glia set is the cell channel of the same locations
-    np.testing.assert_array_equal(g.views[:, 0], v.views[:, 0])
+    # the glia set is the cell channel of the same locations (depth within one grey level:
+    # the rasteriser's depth interpolation differs a little with the framebuffer's size)
+    np.testing.assert_array_equal(g.views[:, 0] < BACKGROUND, v.views[:, 0] < BACKGROUND)
+    assert np.abs(g.views[:, 0].astype(int) - v.views[:, 0]).max() <= 1
     assert (v.views[:, 0] < BACKGROUND).mean() > 0.01
     seen = v.index != NO_VERTEX
     np.testing.assert_array_equal(seen, v.views[:, 0] < BACKGROUND)
@@ -51,3 +53,13 @@ def test_montage_and_png(largest, tmp_path):
         view_spec(res.cfg, "axons")
     with pytest.raises(InputError, match="views"):
         montage(np.zeros((2, 3)))
+
+
+def test_views_command_writes_a_png(largest, pipeline_wd, tmp_path, cli, one_line_error):
+    _, cid = largest
+    out = tmp_path / "v.png"
+    r = cli("views", pipeline_wd, cid, "--set", "glia", "-o", out, "--locations", "2")
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes()[:4] == b"\x89PNG" and "channels cell" in r.stdout
+    one_line_error(cli("views", pipeline_wd, 987654321), "987654321", "no such cell")
+    one_line_error(cli("views", pipeline_wd, cid, "--set", "axons"), "view set", "axons")
