@@ -18,7 +18,8 @@ __all__ = ["synth_command", "generate"]
 
 
 def generate(out, *, shape_xyz=EXAMPLE_SHAPE_XYZ, voxel_size_nm=None, seed=0, n_cells=None,
-             fmt="h5", preview=None, merge_errors=0, split_errors=0, variation=False, log=None):
+             fmt="h5", preview=None, merge_errors=0, split_errors=0, glia_merges=0, variation=False,
+             log=None):
     """Synthesise a volume and write it to ``out``; returns the :class:`SynthResult`.
 
     ``variation=True`` draws the tissue's :class:`~syconn.synth.variation.Variation` from
@@ -31,7 +32,8 @@ def generate(out, *, shape_xyz=EXAMPLE_SHAPE_XYZ, voxel_size_nm=None, seed=0, n_
         voxel_size_nm = var.voxel_size_nm if var is not None else (10.0, 10.0, 20.0)
     t0 = time.perf_counter()
     res = synthesize(shape_xyz=shape_xyz, voxel_size_nm=voxel_size_nm, seed=seed, n_cells=n_cells,
-                     merge_errors=merge_errors, split_errors=split_errors, variation=var)
+                     merge_errors=merge_errors, split_errors=split_errors, glia_merges=glia_merges,
+                     variation=var)
     if log:
         if var is not None:
             log(f"variation of seed {seed}: voxel size {'x'.join(f'{v:g}' for v in voxel_size_nm)} "
@@ -63,6 +65,7 @@ def synth_command(
     preview: Annotated[Optional[Path], typer.Option(help="Write a PNG preview here.")] = None,
     merge_errors: Annotated[int, typer.Option(help="False merges injected into the agglomeration graph.")] = 0,
     split_errors: Annotated[int, typer.Option(help="False splits injected into the agglomeration graph.")] = 0,
+    glia_merges: Annotated[int, typer.Option(help="False merges of a glia supervoxel with a neuron supervoxel near it.")] = 0,
     variation: Annotated[bool, typer.Option(
         "--variation", help="Draw the tissue from the seed: voxel size, gap between cells, axon, bouton "
         "and cleft sizes, sj band thickness, side and offset, weak/strong maps, decoy sj blobs in "
@@ -79,4 +82,4 @@ def synth_command(
         raise InputError(f"--cells: got {cells}, expected at least 5 (one cell of every type)")
     generate(out, shape_xyz=shape, voxel_size_nm=voxel_size, seed=seed, n_cells=cells, fmt=format,
              preview=preview, merge_errors=merge_errors, split_errors=split_errors,
-             variation=variation, log=_err)
+             glia_merges=glia_merges, variation=variation, log=_err)

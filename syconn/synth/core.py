@@ -72,7 +72,7 @@ class SynthResult:
         return int((~self.cells.is_glia).sum())
 
 
-def _check_args(shape_xyz, voxel_size_nm, n_cells, merge_errors, split_errors):
+def _check_args(shape_xyz, voxel_size_nm, n_cells, merge_errors, split_errors, glia_merges=0):
     shape = tuple(int(s) for s in shape_xyz)
     if len(shape) != 3 or min(shape) < 16:
         raise InputError(f"shape_xyz: got {tuple(shape_xyz)}, expected 3 sizes of at least 16 voxels")
@@ -83,6 +83,8 @@ def _check_args(shape_xyz, voxel_size_nm, n_cells, merge_errors, split_errors):
         raise InputError(f"n_cells: got {n_cells}, expected at least 5 (one cell of every type)")
     if merge_errors < 0 or split_errors < 0:
         raise InputError(f"merge_errors/split_errors: got {merge_errors}/{split_errors}, expected >= 0")
+    if glia_merges < 0:
+        raise InputError(f"glia_merges: got {glia_merges}, expected >= 0")
     return shape, vs
 
 
@@ -152,6 +154,7 @@ def _union_components(n, pairs):
 
 def synthesize(*, shape_xyz=EXAMPLE_SHAPE_XYZ, voxel_size_nm=(10, 10, 20), seed: int = 0,
                n_cells: int | None = None, merge_errors: int = 0, split_errors: int = 0,
+               glia_merges: int = 0,
                variation: Variation | None = None, verbose: bool = False) -> SynthResult:
     """Generate a synthetic volume of neural tissue with complete ground truth.
 
@@ -169,6 +172,11 @@ def synthesize(*, shape_xyz=EXAMPLE_SHAPE_XYZ, voxel_size_nm=(10, 10, 20), seed:
     merge_errors, split_errors : int
         Number of false merges (edges between supervoxels of different cells) and false splits
         (a supervoxel cut off from its cell) injected into the written agglomeration graph.
+    glia_merges : int
+        Number of false merges between a glia supervoxel and a neuron supervoxel near it
+        (centroids within 1.5 um), as an agglomeration that joins an astrocyte process to a
+        neurite: what the glia split (``syconn.proc.glia``) must undo.  Listed in the errors as
+        ``glia_merge``.
     variation : Variation, optional
         How this volume's tissue and maps differ from the default example's
         (:meth:`Variation.draw`); its ``voxel_size_nm`` is not used here (pass it as
@@ -185,7 +193,8 @@ def synthesize(*, shape_xyz=EXAMPLE_SHAPE_XYZ, voxel_size_nm=(10, 10, 20), seed:
     >>> r.seg.shape, r.seg.dtype.name
     ((96, 96, 48), 'uint64')
     """
-    shape, vs_nm = _check_args(shape_xyz, voxel_size_nm, n_cells, merge_errors, split_errors)
+    shape, vs_nm = _check_args(shape_xyz, voxel_size_nm, n_cells, merge_errors, split_errors,
+                               glia_merges)
     rng = np.random.default_rng(seed)
     var = variation if variation is not None else Variation()
     vs = np.asarray(vs_nm, np.float64) / 1000.0
@@ -220,7 +229,8 @@ def synthesize(*, shape_xyz=EXAMPLE_SHAPE_XYZ, voxel_size_nm=(10, 10, 20), seed:
         cell_id[sv_cell[s_id]] = s_id
     lap("supervoxels")
 
-    edges, sv_table, errors = _agglomeration(sv, sv_cell, cell_id, scene, vs, rng, merge_errors, split_errors)
+    edges, sv_table, errors = _agglomeration(sv, sv_cell, cell_id, scene, vs, rng, merge_errors,
+                                             split_errors, glia_merges)
     lap("agglomeration")
 
     mito_vol, mito_table = _mitochondria(scene, cellvol, vs, cell_id)
@@ -281,7 +291,8 @@ def synthesize(*, shape_xyz=EXAMPLE_SHAPE_XYZ, voxel_size_nm=(10, 10, 20), seed:
 # ---------------------------------------------------------------------------- agglomeration
 
 
-def _agglomeration(sv, sv_cell, cell_id, scene, vs, rng, merge_errors, split_errors):
+def _agglomeration(sv, sv_cell, cell_id, scene, vs, rng, merge_errors, split_errors,
+                   glia_merges=0):
     n_sv = len(sv_cell) - 1
     pairs = K.same_cell_pairs(sv, sv_cell.astype(np.int64))
     pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
@@ -319,6 +330,15 @@ def _agglomeration(sv, sv_cell, cell_id, scene, vs, rng, merge_errors, split_err
             a, b = cand[k][0] + 1, cand[k][1] + 1
             edges.append((a, b))
             err.append(("merge", a, b))
+    if glia_merges:  # drawn after the neuron merges, so volumes without them stay the same
+        tree = cKDTree(centroid[1:])
+        cand = sorted(p for p in tree.query_pairs(1.5) if sv_cell[p[0] + 1] != sv_cell[p[1] + 1]
+                      and sv_cell[p[0] + 1] and sv_cell[p[1] + 1]
+                      and glia[sv_cell[p[0] + 1]] != glia[sv_cell[p[1] + 1]])
+        for k in rng.choice(len(cand), size=min(glia_merges, len(cand)), replace=False) if cand else []:
+            a, b = cand[k][0] + 1, cand[k][1] + 1
+            edges.append((a, b))
+            err.append(("glia_merge", a, b))
     if split_errors:
         # a supervoxel at the end of an injected merge is not split: cutting its edges would
         # remove the merge again

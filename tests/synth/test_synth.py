@@ -412,6 +412,25 @@ def test_merge_and_split_errors():
         assert (min(row.sv_a, row.sv_b), max(row.sv_a, row.sv_b)) in e
 
 
+def test_glia_merges_join_a_glia_and_a_neuron_supervoxel():
+    plain = synthesize(shape_xyz=(128, 128, 64), seed=2)
+    r = synthesize(shape_xyz=(128, 128, 64), seed=2, glia_merges=2)
+    err = r.agglomeration_errors
+    assert (err.kind == "glia_merge").sum() == 2 and set(err.kind) == {"glia_merge"}
+    glia_cells = set(r.cells.cell_id[r.cells.is_glia].tolist())
+    cell_of = dict(zip(r.supervoxels.sv_id.tolist(), r.supervoxels.cell_id.tolist()))
+    e = {tuple(x) for x in r.edges.tolist()}
+    for row in err.itertuples():
+        assert (min(row.sv_a, row.sv_b), max(row.sv_a, row.sv_b)) in e
+        assert (cell_of[row.sv_a] in glia_cells) != (cell_of[row.sv_b] in glia_cells)
+    # nothing else changes: the same tissue, the same edges plus the merges
+    np.testing.assert_array_equal(r.seg, plain.seg)
+    assert e - {tuple(x) for x in plain.edges.tolist()} == \
+        {(min(a, b), max(a, b)) for a, b in zip(err.sv_a, err.sv_b)}
+    with pytest.raises(InputError, match="glia_merges"):
+        synthesize(shape_xyz=(64, 64, 64), glia_merges=-1)
+
+
 def test_bad_arguments():
     with pytest.raises(InputError, match="shape_xyz"):
         synthesize(shape_xyz=(8, 64, 64))
