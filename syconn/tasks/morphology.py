@@ -82,7 +82,7 @@ from syconn.tasks.synapses import Synapses, synapses_dir
 
 __all__ = ["MESH_KINDS", "MeshBlock", "MeshMerge", "Meshes", "SynapseMeshes", "SkeletonBlock",
            "SkeletonMerge", "Skeletons", "CellMorphology", "Morphology", "mesh_store",
-           "skeleton_store", "n_merge_shards", "MORPHOLOGY_COLUMNS"]
+           "skeleton_store", "skeleton_merge_args", "n_merge_shards", "MORPHOLOGY_COLUMNS"]
 
 MESH_KINDS = ("cells", "mi", "vc", "sj")
 BLOCKS_PER_MERGE_SHARD = 4
@@ -441,6 +441,19 @@ class SkeletonBlock(SyconnTask):
                      n_merge_shards(len(cubes)))
 
 
+def skeleton_merge_args(cfg, shape_xyz: Sequence[int]) -> dict:
+    """The :func:`~syconn.proc.skeletons.merge_skeletons` keywords of ``SkeletonMerge`` for
+    config ``cfg`` and a volume of ``shape_xyz`` voxels: all from the ``skeleton`` section (so
+    :func:`syconn.read.skeleton_dir`'s hash covers them) and the voxel size."""
+    sk = cfg.skeleton
+    args = {"dust_threshold_nm": sk.kimimaro_merge.dust_threshold,
+            "tick_threshold_nm": sk.kimimaro_merge.tick_threshold,
+            "downsample": sk.downsample, "bend_tolerance": sk.bend_tolerance}
+    if sk.retract_tips:
+        args.update(tip_retraction_args(cfg.dataset.voxel_size_nm, shape_xyz))
+    return args
+
+
 class SkeletonMerge(SyconnTask):
     """One connected skeleton per cell of a merge shard -> the skeleton store and stats."""
 
@@ -455,18 +468,13 @@ class SkeletonMerge(SyconnTask):
                                      / f"shard_{self.shard:03d}.parquet"))
 
     def run(self):
-        cfg = self.cfg
-        km = cfg.skeleton.kimimaro_merge
-        tips = tip_retraction_args(cfg.dataset.voxel_size_nm, self.dataset_shape()) \
-            if cfg.skeleton.retract_tips else {}
+        args = skeleton_merge_args(self.cfg, self.dataset_shape())
         pieces = read_pieces([t.path for t in self.input()], self.shard)
         writer = _StoreWriter(SkeletonStore(skeleton_dir(self) / "store"))
         rows = []
         for n, oid in enumerate(sorted(pieces)):
             skel = merge_skeletons(
-                [Skeleton(v, e, r) for v, e, r in pieces.pop(oid)],
-                dust_threshold_nm=km.dust_threshold, tick_threshold_nm=km.tick_threshold,
-                downsample=cfg.skeleton.downsample, **tips)
+                [Skeleton(v, e, r) for v, e, r in pieces.pop(oid)], **args)
             cable, n_branch, n_tips = skeleton_stats(skel)              # bridges left out
             rows.append((oid, skel.n_vertices, cable, n_branch, n_tips,
                          skeleton_components(skel), int(skel.bridges.sum()),

@@ -275,3 +275,64 @@ def test_tip_retraction_args_by_hand():
     assert got["tip_tolerance_nm"] == 20.0
     lo, hi = got["volume_box_nm"]
     assert lo.tolist() == [0, 0, 0] and hi.tolist() == [1000.0, 980.0, 120.0]
+
+
+# --------------------------------------------------------------------------------------------
+# tortuous axons with boutons (issue 14): shapes from benchmarks/skeletons_tortuous.py
+# --------------------------------------------------------------------------------------------
+
+def _tortuous():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "skeletons_tortuous.py"
+    spec = importlib.util.spec_from_file_location("skeletons_tortuous", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("voxel_size_nm, scale", [((10, 10, 20), 1.0), ((40, 40, 80), 2.0)])
+def test_tortuous_axon_with_boutons_keeps_its_cable(voxel_size_nm, scale):
+    # a helical axon (bends of 400-500 nm radius, x2 at 40x40x80 nm) with 220-320 nm boutons
+    # every um: every 10th vertex alone cuts the bends (-12.6 % / -20 % of cable)
+    t = _tortuous()
+    sph, paths = t.tortuous_shape("wavy", scale=scale)
+    lab = t.rasterise(sph, voxel_size_nm)[0].astype(np.uint8)
+    truth = t.true_cable_um(paths)
+    before = t.skeleton_cable_um(lab, voxel_size_nm, before=True)
+    assert before < 0.9 * truth                          # the bug this guards against
+    assert t.skeleton_cable_um(lab, voxel_size_nm) == pytest.approx(truth, rel=0.10)
+    if scale == 1.0:                                     # over 2 x 2 blocks, as the pipeline
+        block = (-(-lab.shape[0] // 4) * 2, -(-lab.shape[1] // 4) * 2, lab.shape[2])
+        assert t.skeleton_cable_um(lab, voxel_size_nm, block=block) == \
+            pytest.approx(truth, rel=0.10)
+
+
+@pytest.mark.parametrize("name", ["tube", "branched"])
+def test_bend_tolerance_leaves_straight_neurites_alone(name):
+    t = _tortuous()
+    sph, paths = t.tortuous_shape(name, scale=0.5)
+    lab = t.rasterise(sph, VS)[0].astype(np.uint8)
+    truth = t.true_cable_um(paths)
+    before = t.skeleton_cable_um(lab, VS, before=True)
+    after = t.skeleton_cable_um(lab, VS)
+    assert after == pytest.approx(before, rel=0.02)
+    assert after == pytest.approx(truth, rel=0.03)
+
+
+def test_bend_vertices_keep_a_semicircle():
+    # a semicircle of radius 1 um as 101 vertices: every 50th vertex alone gives two 90-degree
+    # chords (-10 %); a 90-degree chord passes 0.21 x its length from the arc, so each is
+    # split once, and 45-degree chords (0.0995 x) stay: -2.6 %
+    th = np.linspace(0, np.pi, 101)
+    v = np.c_[1000 * np.cos(th), 1000 * np.sin(th), 0 * th]
+    s = Skeleton(v, np.c_[np.arange(100), np.arange(1, 101)], np.full(101, 50.0))
+    plain = merge_skeletons([s], downsample=50, bend_tolerance=None, tick_threshold_nm=0)
+    kept = merge_skeletons([s], downsample=50, tick_threshold_nm=0, bend_tolerance=0.1)
+    assert merge_skeletons([s], downsample=50, tick_threshold_nm=0).n_vertices == 3  # default
+    assert plain.n_vertices == 3 and kept.n_vertices == 5
+    assert skeleton_stats(plain)[0] == pytest.approx(4 * np.sin(np.pi / 4), rel=1e-5)
+    assert skeleton_stats(kept)[0] == pytest.approx(8 * np.sin(np.pi / 8), rel=1e-5)
+    with pytest.raises(InputError, match="bend_tolerance: got 0"):
+        merge_skeletons([s], bend_tolerance=0)

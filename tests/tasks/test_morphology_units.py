@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
+from syconn.config import config_from_dict
+from syconn.errors import ConfigError
+from syconn.proc.skeletons import BEND_TOLERANCE
+from syconn.read import skeleton_dir
 from syconn.tasks.morphology import (
     cell_morphology_rows,
     n_merge_shards,
     read_pieces,
     skeleton_candidates,
+    skeleton_merge_args,
     write_pieces,
 )
 
@@ -51,3 +57,22 @@ def test_cell_rows_say_why_there_is_no_skeleton():
     assert rows["n_skeleton_nodes"] == [12, None, None, None]
     assert rows["mesh_area_um2"] == [10.0, 1.0, 5.0, None]
     assert rows["volume_um3"] == [2.0, 0.1, 1.0, None]
+
+
+def test_merge_args_come_from_the_skeleton_section(tmp_path):
+    cfg = config_from_dict({})
+    args = skeleton_merge_args(cfg, (576, 576, 288))
+    assert args["bend_tolerance"] is None             # off by default (docs/accuracy.md)
+    assert (args["dust_threshold_nm"], args["tick_threshold_nm"], args["downsample"]) == (
+        250, 500, 10)
+    assert args["tip_tolerance_nm"] > 0
+    off = config_from_dict({"skeleton": {"bend_tolerance": BEND_TOLERANCE,
+                                         "retract_tips": False}})
+    args = skeleton_merge_args(off, (576, 576, 288))
+    assert args["bend_tolerance"] == 0.1 and "tip_tolerance_nm" not in args
+    # a change reruns the skeleton step (its folder's settings hash)
+    other = config_from_dict({"skeleton": {"bend_tolerance": 0.2}})
+    dirs = {skeleton_dir(tmp_path, c) for c in (cfg, off, other)}
+    assert len(dirs) == 3
+    with pytest.raises(ConfigError, match="bend_tolerance"):
+        config_from_dict({"skeleton": {"bend_tolerance": 0}})
