@@ -24,7 +24,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-train_app = typer.Typer(help="Train the models syconn ships (synapse classifier).",
+train_app = typer.Typer(help="Train the models syconn ships (synapse classifier, glia).",
                         no_args_is_help=True)
 app.add_typer(train_app, name="train")
 
@@ -411,6 +411,29 @@ def train_synapses_cmd(
                    synthetic=parse_seeds(synthetic) if synthetic else [], workdir=workdir,
                    size_um=size_um, seed=seed, n_trees=trees, min_samples_leaf=min_leaf,
                    workers=workers, log=typer.echo)
+
+
+@train_app.command("glia")
+def train_glia_cmd(
+    out: Path = typer.Argument(..., help="model file to write (.npz)"),
+    synthetic: str = typer.Option(..., "--synthetic", help="seeds of the synthetic training "
+                                  "volumes, e.g. 400-407 (syconn synth --variation)"),
+    validation: Optional[str] = typer.Option(None, "--validation",
+                                             help="seeds of validation volumes (figures in the card)"),
+    workdir: Path = typer.Option(Path("syconn_train"), "--workdir",
+                                 help="where the synthetic volumes and their runs go"),
+    size_um: float = typer.Option(6.0, "--size-um", min=1.0, help="edge of each volume (um)"),
+    seed: int = typer.Option(0, help="seed of the network's initialisation and shuffling"),
+    epochs: int = typer.Option(12, "--epochs", min=1),
+    workers: int = typer.Option(2, "--workers", "-j", min=1, help="parallel worker processes"),
+) -> None:
+    """Train the glia view classifier from synthetic ground truth; writes the model."""
+    from syconn.glia import train_glia
+    from syconn.train import parse_seeds
+
+    train_glia(out, synthetic=parse_seeds(synthetic),
+               validation=parse_seeds(validation) if validation else (), workdir=workdir,
+               size_um=size_um, seed=seed, epochs=epochs, workers=workers, log=typer.echo)
 
 
 @app.command("model")

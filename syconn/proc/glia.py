@@ -178,15 +178,20 @@ def nearest_labels(points_vx: np.ndarray, block: np.ndarray, allowed: np.ndarray
     base = np.rint(p).astype(np.int64) - np.asarray(offset_vx, np.int64)
     todo = np.arange(len(p))
     shape = np.asarray(block.shape)
-    for off, _ in zip(*_offsets(vs, float(radius_nm))):
-        q = base[todo] + off
-        inside = np.all((q >= 0) & (q < shape), axis=1)
-        lab = np.zeros(len(todo), block.dtype)
-        lab[inside] = block[q[inside, 0], q[inside, 1], q[inside, 2]]
-        pos = np.searchsorted(allowed, lab)
-        hit = inside & (allowed[np.minimum(pos, len(allowed) - 1)] == lab)
-        out[todo[hit]] = lab[hit]
-        todo = todo[~hit]
-        if not len(todo):
-            break
+    offs, _ = _offsets(vs, float(radius_nm))
+    start, size = 0, 8
+    while len(todo) and start < len(offs):       # offsets in batches, nearest first
+        off = offs[start:start + size]
+        q = base[todo][:, None, :] + off[None]                          # (n, b, 3)
+        inside = np.all((q >= 0) & (q < shape), axis=2)
+        qc = np.where(inside[..., None], q, 0)
+        lab = block[qc[..., 0], qc[..., 1], qc[..., 2]]
+        pos = np.minimum(np.searchsorted(allowed, lab), len(allowed) - 1)
+        hit = inside & (allowed[pos] == lab)
+        found = hit.any(axis=1)
+        first = np.argmax(hit, axis=1)
+        out[todo[found]] = lab[found, first[found]]
+        todo = todo[~found]
+        start += size
+        size = min(4 * size, 4096)
     return out

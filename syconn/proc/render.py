@@ -132,11 +132,13 @@ def _positive(value, name: str) -> float:
     return x
 
 
-def rendering_locations(vertices: np.ndarray, window_nm: float) -> np.ndarray:
+def rendering_locations(vertices: np.ndarray, window_nm: float, *,
+                        return_inverse: bool = False):
     """Rendering locations of a mesh: its vertices voxel-downsampled at ``window_nm / 3``.
 
     Each cube of the grid ``floor(v / (window_nm / 3))`` that holds vertices gives the mean of
-    them; the locations come sorted by cube (x, then y, then z).  float64 ``(L, 3)`` nm.
+    them; the locations come sorted by cube (x, then y, then z).  float64 ``(L, 3)`` nm; with
+    ``return_inverse`` also each vertex's location index.
 
     >>> v = np.array([[0, 0, 0], [10, 0, 0], [3000, 0, 0]], float)
     >>> rendering_locations(v, 3000.0)
@@ -146,13 +148,14 @@ def rendering_locations(vertices: np.ndarray, window_nm: float) -> np.ndarray:
     v = _points(vertices)
     step = _positive(window_nm, "window_nm") / 3.0
     if not len(v):
-        return np.zeros((0, 3))
+        return (np.zeros((0, 3)), np.zeros(0, np.int64)) if return_inverse else np.zeros((0, 3))
     cells = np.floor(v / step).astype(np.int64)
     keys, inverse = np.unique(cells, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
     sums = np.zeros((len(keys), 3))
     np.add.at(sums, inverse, v)
-    return sums / np.bincount(inverse, minlength=len(keys))[:, None]
+    loc = sums / np.bincount(inverse, minlength=len(keys))[:, None]
+    return (loc, inverse) if return_inverse else loc
 
 
 def _signed_axes(vecs: np.ndarray) -> np.ndarray:
