@@ -23,7 +23,8 @@ import numpy as np
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", type=Path, default=None, help="default: the shipped model")
+    ap.add_argument("--model", type=Path, default=None,
+                    help="default: the shipped model (none is shipped yet: pass a file)")
     ap.add_argument("--seeds", default="600-604")
     ap.add_argument("--workdir", type=Path, default=Path("syconn_train"))
     args = ap.parse_args()
