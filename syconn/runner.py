@@ -192,6 +192,28 @@ def _disk_full_message(exc: OSError, task: luigi.Task, rerun: str) -> str:
             f"'{rerun}' to resume")
 
 
+#: what task bodies import lazily: imported once in the process that forks luigi's workers, so
+#: that a task's child process inherits them instead of importing them again (0.5-1 s per task)
+PRELOAD = ("zarr", "pandas", "pyarrow.parquet", "pyarrow.dataset", "pyarrow.compute",
+           "pyarrow.csv", "h5py", "zmesh", "kimimaro", "osteoid", "cc3d", "fastremap", "edt",
+           "scipy.sparse.csgraph", "scipy.spatial", "scipy.ndimage", "syconn.io.zarr_volume",
+           "syconn.io.meshes", "syconn.io.skeletons", "syconn.proc.objects",
+           "syconn.proc.contacts", "syconn.proc.synapses", "syconn.proc.meshes",
+           "syconn.proc.skeletons", "syconn.proc.radius", "syconn.proc.morphology",
+           "syconn.ml.synapses")
+
+
+def preload_modules(names=PRELOAD) -> None:
+    """Import ``names`` (those that fail to import are left to the task that needs them)."""
+    import importlib
+
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001  a task reports its own import error
+            pass
+
+
 def run_pipeline(wd: Path | str, *, workers: int = 1, scheduler_host: str | None = None,
                  scheduler_port: int = 8082, keep_alive: bool = False,
                  log: Callable[[str], None] | None = None,
@@ -246,6 +268,8 @@ def run_pipeline(wd: Path | str, *, workers: int = 1, scheduler_host: str | None
     if scheduler_host:
         check_scheduler(scheduler_host, scheduler_port)
     threads_per_worker(1)
+    if workers > 1:  # luigi forks a process per task
+        preload_modules()
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
     command = "syconn workers" if keep_alive else "syconn run"
     rerun = f"{command} {wd}" + (f" --scheduler-host {scheduler_host} --scheduler-port "

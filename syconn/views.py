@@ -5,10 +5,11 @@ once (glia: cell channel, 256 x 128 px, 2 views, 8 um window; spines: 4 channels
 size; compartments: 1024 x 512 px, 3 views, 41 um window), so storing them would add a write
 and a read to one render each (``benchmarks/render.py`` measures the render).
 
->>> from syconn.views import render_cell                     # doctest: +SKIP
->>> v = render_cell(Results(wd), 42, "spines")              # doctest: +SKIP
->>> v.views.shape                                           # doctest: +SKIP
-(24, 4, 2, 128, 256)
+::
+
+    from syconn.views import render_cell
+    v = render_cell(Results(wd), 42, "spines")
+    v.views.shape        # (24, 4, 2, 128, 256)
 """
 
 from __future__ import annotations

@@ -320,11 +320,11 @@ class _Drawable:
 
 
 class Renderer:
-    """A headless OpenGL context that renders views of meshes.
+    """A headless OpenGL context that renders views of meshes::
 
-    >>> r = Renderer()                                  # doctest: +SKIP
-    >>> r.views([cell_mesh, mi_mesh], locations, frames, ViewSpec()).shape   # doctest: +SKIP
-    (L, 2, 2, 128, 256)
+        with Renderer() as r:
+            r.views([cell_mesh, mi_mesh], locations, frames, ViewSpec()).shape
+            # (L, 2, 2, 128, 256)
 
     ``backend``: ``"egl"`` (default: tried first, then the platform's default) or any backend
     name glcontext knows.
