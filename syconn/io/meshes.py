@@ -113,6 +113,9 @@ class ShardedStore:
             self.n_shards = int(n)
             self._fields = list(self.FIELDS)
         self._meta_path = meta_path
+        # shard -> (identity of its index file, table, gen): an index is parsed again only
+        # when its file was replaced (every write replaces it; see version())
+        self._index_cache: dict[int, tuple[tuple[int, int, int], np.ndarray, int]] = {}
 
     # ---- layout -------------------------------------------------------------------------
     def _ensure(self) -> None:
@@ -141,10 +144,19 @@ class ShardedStore:
 
     def _read_index(self, k: int) -> tuple[np.ndarray, int]:
         p = self._idx_path(k)
-        if not p.exists():
+        try:
+            st = p.stat()
+        except FileNotFoundError:
             return np.zeros((0, 3 + self.N_COUNTS), np.uint64), 0
+        token = (st.st_ino, st.st_size, st.st_mtime_ns)
+        hit = self._index_cache.get(k)
+        if hit is not None and hit[0] == token:
+            return hit[1], hit[2]
         with np.load(p) as z:
-            return z["table"], int(z["gen"])
+            table, gen = z["table"], int(z["gen"])
+        table.setflags(write=False)       # shared by the callers of this store object
+        self._index_cache[k] = (token, table, gen)
+        return table, gen
 
     def _write_index(self, k: int, table: np.ndarray, gen: int) -> None:
         import io

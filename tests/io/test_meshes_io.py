@@ -71,6 +71,23 @@ def test_store_version_changes_with_every_write_to_the_shard(tmp_path):
     assert store.version(3) != v and store.version(3) == store.version(5)
 
 
+def test_shard_indexes_are_parsed_once_until_replaced(tmp_path, monkeypatch):
+    reader = MeshStore(tmp_path / "s", n_shards=2)
+    writer = MeshStore(tmp_path / "s", n_shards=2)        # another process's store object
+    writer.put_many({1: _mesh(0), 2: _mesh(1)})
+    loads = []
+    real = np.load
+    monkeypatch.setattr(np, "load", lambda *a, **k: loads.append(a[0]) or real(*a, **k))
+    assert set(reader.get_many([1, 2, 3])) == {1, 2}
+    assert len(reader.get_many([1, 3])) == 1 and len(loads) == 2    # one parse per shard
+    writer.put_many({3: _mesh(2)})        # reads shard 1's index (1 parse) and replaces it
+    got = reader.get_many([1, 3])
+    assert set(got) == {1, 3} and len(loads) == 4                   # the reader's one re-parse
+    np.testing.assert_array_equal(got[3].vertices, _mesh(2).vertices)
+    with pytest.raises(ValueError):                                  # shared, so read-only
+        reader._read_index(1)[0][0, 0] = 7
+
+
 def test_concurrent_writers(tmp_path):
     MeshStore(tmp_path / "m", n_shards=2).put_many({1000: _mesh(1000)})
     ctx = mp.get_context("fork")
