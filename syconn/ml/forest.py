@@ -33,8 +33,9 @@ class Forest:
     """Binary-classification trees, nodes of all trees concatenated.
 
     ``left`` / ``right``: child node index (global), -1 at a leaf; ``feature`` / ``threshold``:
-    the split ``x[feature] <= threshold`` goes left; ``value``: P(class 1) at a leaf; ``roots``:
-    the first node of every tree.
+    the split ``x[feature] <= threshold`` goes left; ``value``: P(class 1) at a leaf (two
+    classes), or ``(n_nodes, n_classes)`` class probabilities (more classes); ``roots``: the
+    first node of every tree.
     """
 
     left: np.ndarray
@@ -80,11 +81,15 @@ class Forest:
         return f
 
 
-def forest_from_sklearn(model) -> Forest:
-    """The trees of a fitted scikit-learn ``RandomForestClassifier`` (or ``ExtraTrees``) with
-    two classes, as a :class:`Forest`."""
-    if len(getattr(model, "classes_", ())) != 2:
-        raise InputError("forest_from_sklearn: expected a fitted two-class forest classifier")
+def forest_from_sklearn(model, *, multiclass: bool = False) -> Forest:
+    """The trees of a fitted scikit-learn ``RandomForestClassifier`` (or ``ExtraTrees``) as a
+    :class:`Forest`: two classes (P(class 1) per leaf), or with ``multiclass`` any number of
+    classes (every class's probability per leaf, in ``model.classes_`` order)."""
+    n_cls = len(getattr(model, "classes_", ()))
+    if (n_cls != 2 and not multiclass) or n_cls < 2:
+        raise InputError("forest_from_sklearn: expected a fitted two-class forest classifier"
+                         if not multiclass else
+                         "forest_from_sklearn: expected a fitted forest of two or more classes")
     parts = {k: [] for k in ("left", "right", "feature", "threshold", "value")}
     roots = []
     offset = 0
@@ -97,11 +102,23 @@ def forest_from_sklearn(model) -> Forest:
         parts["feature"].append(np.where(leaf, 0, t.feature))
         parts["threshold"].append(np.where(leaf, 0.0, t.threshold))
         v = t.value[:, 0, :]
-        parts["value"].append(v[:, 1] / np.maximum(v.sum(axis=1), 1e-300))
+        v = v / np.maximum(v.sum(axis=1, keepdims=True), 1e-300)
+        parts["value"].append(v if multiclass else v[:, 1])
         offset += t.node_count
     arrays = {k: np.concatenate(v) for k, v in parts.items()}
     arrays["roots"] = np.asarray(roots)
     return Forest.from_arrays(arrays, int(model.n_features_in_))
+
+
+@njit(cache=True, nogil=True)
+def _leaf(x, node, left, right, feature, threshold):
+    """The leaf that row ``x`` reaches from ``node``."""
+    while left[node] >= 0:
+        if x[feature[node]] <= threshold[node]:
+            node = left[node]
+        else:
+            node = right[node]
+    return node
 
 
 @njit(cache=True, nogil=True)
@@ -111,24 +128,32 @@ def _forest_proba(X, left, right, feature, threshold, value, roots):
     for i in range(n):
         s = 0.0
         for t in range(roots.shape[0]):
-            node = roots[t]
-            while left[node] >= 0:
-                if X[i, feature[node]] <= threshold[node]:
-                    node = left[node]
-                else:
-                    node = right[node]
-            s += value[node]
+            s += value[_leaf(X[i], roots[t], left, right, feature, threshold)]
         out[i] = s / roots.shape[0]
     return out
 
 
+@njit(cache=True, nogil=True)
+def _forest_proba_multi(X, left, right, feature, threshold, value, roots):
+    n = X.shape[0]
+    out = np.zeros((n, value.shape[1]))
+    for i in range(n):
+        for t in range(roots.shape[0]):
+            out[i] += value[_leaf(X[i], roots[t], left, right, feature, threshold)]
+    return out / roots.shape[0]
+
+
 def forest_proba(forest: Forest, X) -> np.ndarray:
-    """P(class 1) per row of ``X`` (n, n_features): the mean of the trees' leaf values."""
+    """P(class 1) per row of ``X`` (n, n_features): the mean of the trees' leaf values; for a
+    forest of more classes, ``(n, n_classes)`` class probabilities."""
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[1] != forest.n_features:
         raise InputError(f"features: shape {X.shape}, expected (n, {forest.n_features})")
     X = np.ascontiguousarray(X, np.float32)
     if not np.all(np.isfinite(X)):
         raise InputError("features: NaN or infinite values")
+    if forest.value.ndim == 2:
+        return _forest_proba_multi(X, forest.left, forest.right, forest.feature,
+                                   forest.threshold, forest.value, forest.roots)
     return _forest_proba(X, forest.left, forest.right, forest.feature, forest.threshold,
                          forest.value, forest.roots)

@@ -24,10 +24,6 @@ Views are normalised as the original's: ``x / 255 - 0.5``.
 
 from __future__ import annotations
 
-import io
-import json
-import os
-import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from syconn.errors import InputError, ModelError
+from syconn.ml.cardfile import read_card_file, write_card_file
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ARCHITECTURES", "ViewClassifier", "build_network",
            "normalise_views", "load_view_classifier", "train_view_classifier"]
@@ -141,15 +138,7 @@ class ViewClassifier:
                     n_parameters=int(sum(p.numel() for p in self.net.parameters())),
                     torch=torch.__version__)
         arrays = {f"w:{k}": t.detach().cpu().numpy() for k, t in self.net.state_dict().items()}
-        buf = io.BytesIO()
-        np.savez_compressed(buf, card=np.frombuffer(json.dumps(card, indent=1, sort_keys=True)
-                                                    .encode(), np.uint8), **arrays)
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(buf.getvalue())
-        os.replace(tmp, path)
-        return path
+        return write_card_file(path, card, arrays)
 
 
 def load_view_classifier(path, *, task: str | None = None) -> ViewClassifier:
@@ -161,26 +150,8 @@ def load_view_classifier(path, *, task: str | None = None) -> ViewClassifier:
     def fail(what: str) -> ModelError:
         return ModelError(f"{path}: {what}")
 
-    if not path.is_file():
-        raise fail("no such model file")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if "card" not in z.files:
-                raise fail("not a syconn view classifier (no card)")
-            card = json.loads(bytes(z["card"]).decode())
-            if not isinstance(card, dict) or card.get("format") != FORMAT:
-                raise fail("not a syconn view classifier (format "
-                           f"{card.get('format') if isinstance(card, dict) else card!r})")
-            if card.get("format_version") != FORMAT_VERSION:
-                raise fail(f"model format version {card.get('format_version')!r}, this syconn "
-                           f"reads version {FORMAT_VERSION}")
-            weights = {k[2:]: z[k] for k in z.files if k.startswith("w:")}
-    except ModelError:
-        raise
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError,
-            EOFError) as exc:
-        raise fail(f"not a readable model file ({type(exc).__name__}: "
-                   f"{str(exc).splitlines()[0] if str(exc) else 'corrupt'})") from None
+    card, arrays = read_card_file(path, FORMAT, FORMAT_VERSION, "view classifier", fail)
+    weights = {k[2:]: v for k, v in arrays.items() if k.startswith("w:")}
     if task is not None and card.get("task") != task:
         raise fail(f"a {card.get('task')!r} model, expected a {task!r} model")
     try:

@@ -51,3 +51,19 @@ def test_bad_input_and_bad_arrays():
     with pytest.raises(InputError, match="two-class"):
         forest_from_sklearn(RandomForestClassifier(n_estimators=2).fit(
             np.arange(9.0).reshape(-1, 1), np.arange(9) % 3))
+
+
+def test_multiclass_same_as_sklearn_and_by_hand():
+    # one stump of three classes: x0 <= 0.5 -> (0.5, 0.5, 0), else (0, 0, 1)
+    f = Forest.from_arrays({"left": [1, -1, -1], "right": [2, -1, -1], "feature": [0, 0, 0],
+                            "threshold": [0.5, 0, 0],
+                            "value": [[0.25, 0.25, 0.5], [0.5, 0.5, 0.0], [0.0, 0.0, 1.0]],
+                            "roots": [0]}, n_features=1)
+    assert forest_proba(f, [[0.0], [2.0]]).tolist() == [[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]]
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 4))
+    y = np.digitize(X[:, 0] + 0.3 * X[:, 2], [-0.5, 0.5])      # three classes
+    rf = RandomForestClassifier(n_estimators=15, random_state=0).fit(X, y)
+    Xt = rng.normal(size=(200, 4))
+    np.testing.assert_allclose(forest_proba(forest_from_sklearn(rf, multiclass=True), Xt),
+                               rf.predict_proba(Xt), rtol=0, atol=1e-12)
