@@ -24,7 +24,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-train_app = typer.Typer(help="Train the models syconn ships (synapse classifier, glia).",
+train_app = typer.Typer(help="Train the models syconn ships (synapse classifier, glia, "
+                        "compartments).",
                         no_args_is_help=True)
 app.add_typer(train_app, name="train")
 
@@ -434,6 +435,32 @@ def train_glia_cmd(
     train_glia(out, synthetic=parse_seeds(synthetic),
                validation=parse_seeds(validation) if validation else (), workdir=workdir,
                size_um=size_um, seed=seed, epochs=epochs, workers=workers, log=typer.echo)
+
+
+@train_app.command("compartments")
+def train_compartments_cmd(
+    out: Path = typer.Argument(..., help="model file to write (.npz)"),
+    synthetic: str = typer.Option(..., "--synthetic", help="seeds of the synthetic training "
+                                  "volumes, e.g. 800-803 (syconn synth --variation)"),
+    validation: str = typer.Option(..., "--validation", help="seeds of the volumes that "
+                                   "choose the smoothing radius (figures in the card)"),
+    workdir: Path = typer.Option(Path("syconn_train"), "--workdir",
+                                 help="where the synthetic volumes and their runs go"),
+    size_um: float = typer.Option(6.0, "--size-um", min=1.0, help="edge of each volume (um)"),
+    seed: int = typer.Option(0, help="seed of the forest"),
+    trees: int = typer.Option(100, "--trees", min=1),
+    min_leaf: int = typer.Option(5, "--min-leaf", min=1, help="minimum nodes per leaf"),
+    workers: int = typer.Option(2, "--workers", "-j", min=1, help="parallel worker processes"),
+) -> None:
+    """Train the compartment model (skeleton nodes: dendrite, axon, soma, bouton) from
+    synthetic ground truth; writes the model."""
+    from syconn.compartments import train_compartments
+    from syconn.train import parse_seeds
+
+    train_compartments(out, synthetic=parse_seeds(synthetic),
+                       validation=parse_seeds(validation), workdir=workdir, size_um=size_um,
+                       seed=seed, n_trees=trees, min_samples_leaf=min_leaf, workers=workers,
+                       log=typer.echo)
 
 
 @app.command("model")

@@ -308,6 +308,19 @@ class ViewsConfig:
 
 
 @dataclass
+class CompartmentsConfig:
+    """Compartments of every skeleton node: dendrite, axon, soma, en-passant and terminal
+    bouton (reference §1.10; here from skeleton features, ``syconn.ml.compartments``)."""
+
+    enabled: bool = _f(True, doc="label skeleton nodes and fill synapses.comp_pre/comp_post "
+                                 "and cell_compartments")
+    model: str = _f("", doc="compartment model file (syconn train compartments); empty: the "
+                            "one shipped with syconn")
+    smooth_um: float | None = _f(None, ge=0, doc="average node probabilities over this radius "
+                                                 "(um); null: the model card's")
+
+
+@dataclass
 class Config:
     """The whole ``config.yml``."""
 
@@ -319,6 +332,7 @@ class Config:
     meshes: MeshesConfig = _f(MeshesConfig())
     skeleton: SkeletonConfig = _f(SkeletonConfig())
     views: ViewsConfig = _f(ViewsConfig())
+    compartments: CompartmentsConfig = _f(CompartmentsConfig())
 
     def db_url(self, wd: Path | str) -> str:
         """The database URL of working directory ``wd`` (SQLite in ``wd`` by default)."""

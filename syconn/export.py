@@ -3,7 +3,8 @@
 Reads what the pipeline stored (the mesh and skeleton stores, SQL); recomputes nothing.
 
 - ``ply`` / ``obj``: one file per object, ``<kind>_<id>.ply`` (vertices in nm).
-- ``swc``: one file per cell skeleton, ``<id>.swc`` (nm, radius in nm), readable by navis.
+- ``swc``: one file per cell skeleton, ``<id>.swc`` (nm, radius in nm), readable by navis; the
+  node type is the compartment (1 soma, 2 axon and boutons, 3 dendrite) where that step ran.
 
   These exports add to their folder (default ``WD/export/<fmt>``): each file is written
   atomically (a temporary name in the same folder, then ``os.replace``), so a second export
@@ -11,7 +12,8 @@ Reads what the pipeline stored (the mesh and skeleton stores, SQL); recomputes n
   replaces just its file, and an interrupted export leaves only complete files.
 
 - ``neuroglancer``: a precomputed segmentation folder with legacy meshes, skeletons (vertex
-  attributes ``radius`` and ``compartment``, 0 until compartments are predicted), segment
+  attributes ``radius`` and ``compartment``: 0 where the compartment step has not labelled the
+  cell, else 1 + the code, 1 dendrite, 2 axon, 3 soma, 4 en-passant, 5 terminal bouton), segment
   properties (cell type where known, size in voxels, mesh volume in µm³, cable length in µm)
   and the synapses above the working directory's threshold as an annotation layer
   ``synapses/`` with ``pre`` / ``post`` relationships; with ``volume`` also the cell label
@@ -185,11 +187,18 @@ def _export_meshes(res: Results, out: Path, fmt: str, kind: str, table: dict,
 def _export_swc(res: Results, out: Path, table: dict) -> int:
     from syconn.io.swc import write_swc
 
+    from syconn.proc.compartments import SWC_TYPES
+
     got = res.skeletons(int(c) for c in table["id"])
+    comps = res.node_compartments(got)
     out.mkdir(parents=True, exist_ok=True)
     for oid, skel in sorted(got.items()):
-        write_swc(out / f"{oid}.swc", skel, comment=f"syconn cell {oid}; coordinates and radii "
-                                                    "in nm")
+        lab = comps.get(oid)
+        types = SWC_TYPES[lab] if lab is not None and len(lab) == skel.n_vertices else None
+        write_swc(out / f"{oid}.swc", skel, node_types=types,
+                  comment=f"syconn cell {oid}; coordinates and radii in nm; node type: "
+                          + ("compartment (1 soma, 2 axon and boutons, 3 dendrite)"
+                             if types is not None else "0 (no compartments)"))
     return len(got)
 
 
@@ -225,8 +234,10 @@ def _export_neuroglancer(res: Results, tmp: Path, table: dict, cells: Sequence[i
         syn_prob=syn["syn_prob"].astype(np.float32), sign=syn["sign"].astype(np.int32),
         area_um2=syn["area_um2"].astype(np.float32),
         direction_known=known.astype(np.uint32), id=syn["id"].astype(np.uint64))
+    comps = {c: lab + 1 for c, lab in res.node_compartments(skels).items()
+             if len(lab) == skels[c].n_vertices}
     export_neuroglancer(tmp, voxel_size_nm=vs, volume_shape_xyz=res.seg_shape(), meshes=meshes,
-                        skeletons=skels, cells=props, synapses=syn,
+                        skeletons=skels, compartments=comps, cells=props, synapses=syn,
                         synapse_properties=("syn_prob", "sign", "area_um2", "direction_known"),
                         chunk_size_xyz=cache_chunks(res.cfg.dataset.block_shape))
     log(f"{len(meshes)} meshes, {len(skels)} skeletons, {len(syn)} synapses")

@@ -127,6 +127,32 @@ def skeleton_dir(wd: Path | str, cfg: Config) -> Path:
                     "skeleton")
 
 
+COMPARTMENT_SECTIONS = ("cell_objects", "min_cc_size_ssv", "skeleton", "compartments")
+
+
+def compartment_model(wd: Path | str, cfg: Config):
+    """The compartment model the config names (relative to ``wd``, or absolute), or the
+    shipped one."""
+    from syconn.ml.compartments import load_compartment_model
+
+    path = cfg.compartments.model
+    return load_compartment_model(Path(wd) / path if path else None)
+
+
+def compartment_dir(wd: Path | str, cfg: Config, model=None) -> Path:
+    """Folder of the compartment step: ``steps/compartments-<settings hash>-<model digest>``."""
+    model = model or compartment_model(wd, cfg)
+    d = step_dir(wd, cfg, "compartments", *COMPARTMENT_SECTIONS)
+    return d.with_name(f"{d.name}-{model.digest[:8]}")
+
+
+def pa_array(values: Sequence[int]):
+    """An int64 Arrow array (for ``is_in`` filters)."""
+    import pyarrow as pa
+
+    return pa.array(list(values), pa.int64())
+
+
 def cells_dir(wd: Path | str, cfg: Config) -> Path:
     """Folder of the ``Cells`` step: ``sv_to_cell.parquet`` and ``cells.parquet``."""
     return step_dir(wd, cfg, "cells", "cell_objects.rag_max_gap_vx")
@@ -505,6 +531,32 @@ class Results:
     def skeletons(self, ids: Iterable[int]) -> dict[int, Skeleton]:
         """``{cell id: Skeleton}`` of the ``ids`` that have one."""
         return self.skeleton_store().get_many(int(i) for i in ids)
+
+    def node_compartments(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
+        """``{cell id: compartment code per skeleton node}`` (0 dendrite, 1 axon, 2 soma,
+        3 en-passant bouton, 4 terminal bouton) of the ``ids`` the compartment step labelled;
+        empty where it has not run."""
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        want = sorted({int(i) for i in ids})
+        try:
+            d = compartment_dir(self.wd, self.cfg) / "nodes"
+        except Exception:  # noqa: BLE001  no model: the step cannot have run
+            return {}
+        files = sorted(d.glob("shard_*.parquet")) if d.is_dir() and want else []
+        out: dict[int, np.ndarray] = {}
+        for f in files:
+            t = pq.read_table(f)
+            t = t.filter(pc.is_in(t["cell_id"], value_set=pa_array(want)))
+            if not t.num_rows:
+                continue
+            cid, node = t["cell_id"].to_numpy(), t["node"].to_numpy()
+            comp = t["compartment"].to_numpy().astype(np.int64)
+            order = np.lexsort((node, cid))
+            cells, start = np.unique(cid[order], return_index=True)
+            out.update(zip(cells.tolist(), np.split(comp[order], start[1:])))
+        return out
 
     def skeleton(self, cell_id) -> Skeleton | None:
         """The skeleton of a cell, or None if it has none (``skeleton_status`` other than

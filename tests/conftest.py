@@ -240,7 +240,7 @@ BLOCK = (96, 96, 64)  # the block shape of ``pipeline_wd``
 TABLES = {
     "supervoxels": "id", "rag_edges": "sv_a, sv_b", "cells": "id",
     "organelles": "kind, id", "organelle_overlaps": "kind, organelle_id, sv_id",
-    "contact_sites": "id", "synapses": "id",
+    "contact_sites": "id", "synapses": "id", "cell_compartments": "cell_id, compartment",
 }
 
 

@@ -193,6 +193,24 @@ synapses = Table(
     comment="synapses between cells, with partners, sign and probability",
 )
 
+cell_compartments = Table(
+    "cell_compartments", metadata,
+    Column("cell_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("compartment", SmallInteger, primary_key=True, autoincrement=False,
+           comment="0 dendrite, 1 axon, 2 soma, 3 en-passant bouton, 4 terminal bouton"),
+    Column("name", Text, nullable=False, comment="the compartment's name"),
+    Column("cable_um", Float, nullable=False,
+           comment="skeleton cable of the compartment (bridges left out)"),
+    Column("n_nodes", BigInteger, nullable=False, comment="skeleton nodes"),
+    Column("n_objects", BigInteger, nullable=False,
+           comment="separate runs of the compartment along the skeleton (boutons: each one)"),
+    Column("n_syn_in", BigInteger, nullable=False,
+           comment="synapses above syn_prob_threshold with the cell postsynaptic here"),
+    Column("n_syn_out", BigInteger, nullable=False,
+           comment="synapses above syn_prob_threshold with the cell presynaptic here"),
+    comment="per cell and compartment: cable, nodes, boutons, synapses in and out",
+)
+
 task_runs = Table(
     "task_runs", metadata,
     Column("task_id", Text, primary_key=True, comment="Luigi task id (or load key)"),

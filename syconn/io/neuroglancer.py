@@ -193,7 +193,8 @@ def write_skeletons(skeleton_dir: str | os.PathLike, skeletons: Mapping[int, Ske
                     compartments: Mapping[int, np.ndarray] | None = None,
                     segment_properties: str | None = "../segment_properties") -> None:
     """Precomputed skeletons in nm with vertex attributes ``radius`` (float32, nm) and
-    ``compartment`` (uint8 per node; 0 where ``compartments`` has no labels for a cell)."""
+    ``compartment`` (uint8 per node as given; 0 where ``compartments`` has no labels for a
+    cell: :mod:`syconn.export` writes 1 + the compartment code, so 0 stays "unknown")."""
     d = Path(skeleton_dir)
     info: dict[str, Any] = {
         "@type": "neuroglancer_skeletons",

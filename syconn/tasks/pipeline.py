@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import luigi
 
+from syconn.config import load_config
 from syconn.tasks.base import WorkingDirParameter
+from syconn.tasks.compartments import Compartments
 from syconn.tasks.matrix import MatrixExport
 from syconn.tasks.morphology import Morphology
 from syconn.tasks.organelles import KINDS, Organelles
@@ -24,3 +26,5 @@ class Pipeline(luigi.WrapperTask):
             yield Organelles(working_dir=self.working_dir, kind=kind)
         yield MatrixExport(working_dir=self.working_dir)
         yield Morphology(working_dir=self.working_dir)
+        if load_config(self.working_dir).compartments.enabled:
+            yield Compartments(working_dir=self.working_dir)

@@ -1,0 +1,159 @@
+"""The compartment model: skeleton-node features in, dendrite / axon / soma / bouton out.
+
+A random forest over :data:`syconn.proc.compartments.FEATURE_NAMES` (one model for every voxel
+size: the features are in nm and um) gives every node P(dendrite, axon, soma, bouton); the
+probabilities are averaged over the nodes within ``smooth_um`` (the card's; chosen on
+validation volumes, as the original's 10 um path smoothing), the class is the most probable,
+and bouton runs are told apart into en-passant and terminal by the skeleton
+(:func:`~syconn.proc.compartments.bouton_kinds`).  The file is one ``.npz`` with a card and the
+forest's node arrays (:mod:`syconn.ml.cardfile`; no pickle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from syconn.errors import InputError, ModelError
+from syconn.ml.cardfile import read_card_file, write_card_file
+from syconn.ml.forest import Forest, forest_from_sklearn, forest_proba
+from syconn.proc.compartments import FEATURE_NAMES, bouton_kinds, smooth_proba
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "MODEL_CLASSES", "CompartmentModel", "fit_forest",
+           "load_compartment_model", "default_compartment_model_path", "macro_f1"]
+
+FORMAT = "syconn-compartment-model"
+FORMAT_VERSION = 1
+MODEL_CLASSES = ("dendrite", "axon", "soma", "bouton")
+"""What the forest tells apart; a bouton becomes en-passant (3) or terminal (4) afterwards."""
+
+
+@dataclass(frozen=True)
+class CompartmentModel:
+    """A trained compartment forest and its card (``features``, ``smooth_um``, figures)."""
+
+    forest: Forest
+    card: Mapping = field(default_factory=dict)
+
+    @property
+    def digest(self) -> str:
+        """12 hex digits of the model's content (forest, features, smoothing)."""
+        import hashlib
+        import json
+
+        h = hashlib.sha1()
+        for a in self.forest.arrays().values():
+            h.update(np.ascontiguousarray(a).tobytes())
+        h.update(json.dumps([list(self.card["features"]), self.smooth_um]).encode())
+        return h.hexdigest()[:12]
+
+    @property
+    def smooth_um(self) -> float:
+        return float(self.card.get("smooth_um", 0.0))
+
+    def node_proba(self, features: np.ndarray) -> np.ndarray:
+        """Unsmoothed P(class) per node, ``(n, 4)`` in :data:`MODEL_CLASSES` order."""
+        X = np.asarray(features, np.float32)
+        if X.ndim != 2 or X.shape[1] != len(self.card["features"]):
+            raise InputError(f"compartment features: shape {X.shape}, expected (n, "
+                             f"{len(self.card['features'])})")
+        return forest_proba(self.forest, X) if len(X) else np.zeros((0, len(MODEL_CLASSES)))
+
+    def predict(self, vertices_nm: np.ndarray, edges: np.ndarray, features: np.ndarray,
+                smooth_um: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(labels, proba)`` of one skeleton's nodes: labels in the five axoness codes
+        (0 dendrite, 1 axon, 2 soma, 3 en-passant bouton, 4 terminal bouton), proba the
+        smoothed probabilities of dendrite, axon (boutons included) and soma."""
+        raw = self.node_proba(features)
+        # dendrite / axon / soma are smoothed along the cell (boutons counted as axon); a
+        # bouton is local: where the smoothed class is axon, the node's own probabilities tell
+        # bouton from the axon between boutons
+        grouped = np.stack([raw[:, 0], raw[:, 1] + raw[:, 3], raw[:, 2]], 1) if len(raw) else \
+            np.zeros((0, 3))
+        p = smooth_proba(vertices_nm, edges, grouped,
+                         self.smooth_um if smooth_um is None else smooth_um)
+        lab = np.array([0, 1, 2])[p.argmax(axis=1)] if len(p) else np.zeros(0, np.int64)
+        lab[(lab == 1) & (raw[:, 3] > raw[:, 1])] = 3
+        return bouton_kinds(lab, edges), p
+
+    def save(self, path) -> Path:
+        card = dict(self.card)
+        card.update(format=FORMAT, format_version=FORMAT_VERSION, classes=list(MODEL_CLASSES),
+                    n_trees=self.forest.n_trees, n_nodes=self.forest.n_nodes)
+        return write_card_file(path, card, self.forest.arrays())
+
+
+def fit_forest(X: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None, *,
+               seed: int = 0, n_trees: int = 100, min_samples_leaf: int = 5,
+               card: Mapping | None = None) -> CompartmentModel:
+    """Fit the forest on node features ``X`` and model classes ``y`` (0-3; -1 rows are left
+    out), sample weights ``weight`` (node cable: the figures are cable-weighted)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    X = np.asarray(X, np.float32)
+    y = np.asarray(y, np.int64)
+    ok = y >= 0
+    present = np.unique(y[ok])
+    if len(present) != len(MODEL_CLASSES):
+        raise InputError(f"training nodes: classes {[MODEL_CLASSES[c] for c in present]}, "
+                         f"expected all of {list(MODEL_CLASSES)}")
+    w = None if weight is None else np.asarray(weight, np.float64)[ok]
+    rf = RandomForestClassifier(n_estimators=n_trees, min_samples_leaf=min_samples_leaf,
+                                max_features="sqrt", class_weight="balanced", n_jobs=1,
+                                random_state=seed).fit(X[ok], y[ok], sample_weight=w)
+    out = dict(card or {})
+    out.update(features=list(FEATURE_NAMES), seed=int(seed), n_train_nodes=int(ok.sum()),
+               train_class_cable_um=[round(float(np.sum(w[y[ok] == c])) if w is not None
+                                           else float(np.sum(y[ok] == c)), 1)
+                                     for c in range(len(MODEL_CLASSES))],
+               min_samples_leaf=int(min_samples_leaf))
+    return CompartmentModel(forest=forest_from_sklearn(rf, multiclass=True), card=out)
+
+
+def macro_f1(truth: np.ndarray, pred: np.ndarray, weight: np.ndarray, classes: Sequence[int]
+             ) -> tuple[float, dict[int, float]]:
+    """Weighted macro-F1 over ``classes`` (rows with truth -1 left out) and the F1 per class.
+
+    >>> macro_f1(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1]), np.ones(4), [0, 1])[0]
+    0.7333333333333334
+    """
+    t, p = np.asarray(truth), np.asarray(pred)
+    w = np.asarray(weight, np.float64)
+    ok = t >= 0
+    f1 = {}
+    for c in classes:
+        tp = w[ok & (t == c) & (p == c)].sum()
+        fp = w[ok & (t != c) & (p == c)].sum()
+        fn = w[ok & (t == c) & (p != c)].sum()
+        f1[int(c)] = float(2 * tp / max(2 * tp + fp + fn, 1e-12))
+    return float(np.mean(list(f1.values()))), f1
+
+
+def default_compartment_model_path() -> Path:
+    """The compartment model shipped in the package (``syconn/ml/models/compartments.npz``)."""
+    return Path(str(resources.files("syconn.ml") / "models" / "compartments.npz"))
+
+
+def load_compartment_model(path=None) -> CompartmentModel:
+    """Read a compartment model file (default: the shipped one), checking its card first."""
+    path = Path(path) if path else default_compartment_model_path()
+
+    def fail(why: str) -> ModelError:
+        return ModelError(f"{path}: {why}")
+
+    card, arrays = read_card_file(path, FORMAT, FORMAT_VERSION, "compartment model", fail)
+    if list(card.get("features", [])) != list(FEATURE_NAMES):
+        raise fail("its features are not this syconn's compartment features "
+                   f"({len(card.get('features', []))} named, {len(FEATURE_NAMES)} expected)")
+    try:
+        forest = Forest.from_arrays(arrays, len(FEATURE_NAMES))
+    except (InputError, KeyError) as exc:
+        raise fail(f"corrupt model ({exc})") from None
+    if forest.value.ndim != 2 or forest.value.shape[1] != len(MODEL_CLASSES):
+        raise fail(f"corrupt model (leaf values of shape {forest.value.shape}, expected "
+                   f"(n, {len(MODEL_CLASSES)}))")
+    return CompartmentModel(forest=forest, card=card)
