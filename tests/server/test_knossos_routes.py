@@ -362,8 +362,8 @@ def syn_meta_url(synthresh, axodend_only) -> str:
 @pytest.mark.parametrize("synthresh", [0.0, 0.5, 0.99])
 def test_all_syn_meta_against_sql(client, results, synthresh):
     rows = sql(results, "SELECT id, area_um2, syn_prob, sign, rep_x, rep_y, rep_z, cell_pre, "
-                        "cell_post, cell_a, cell_b FROM synapses WHERE syn_prob >= :t ORDER BY id",
-               t=synthresh)
+                        "cell_post, cell_a, cell_b, comp_pre, comp_post FROM synapses "
+                        "WHERE syn_prob >= :t ORDER BY id", t=synthresh)
     m = client.get(syn_meta_url(synthresh, False)).json()
     assert list(m) == list(K.SYN_META_KEYS)
     assert all(len(v) == len(rows) for v in m.values())
@@ -374,11 +374,18 @@ def test_all_syn_meta_against_sql(client, results, synthresh):
     assert [m["coord_x"], m["coord_y"], m["coord_z"]] == [[r[i] for r in rows] for i in (4, 5, 6)]
     assert m["ssv_partner_0"] == [r[7] if r[7] is not None else r[9] for r in rows]
     assert m["ssv_partner_1"] == [r[8] if r[7] is not None else r[10] for r in rows]
-    for k in ("neuron_partner_ax_0", "neuron_partner_ax_1", "neuron_partner_ct_0",
-              "neuron_partner_ct_1", "neuron_partner_sp_0", "neuron_partner_sp_1"):
-        assert m[k] == [-1] * len(rows), k     # no compartments, types, spines predicted yet
-    # compartments unknown: axodend_only cannot tell, and keeps every synapse
-    assert client.get(syn_meta_url(synthresh, True)).json() == m
+    # compartments: boutons (3, 4) folded to axon (1), NULL -> -1
+    fold = (lambda c: -1 if c is None else (1 if c in (3, 4) else c))
+    ax0, ax1 = [fold(r[11]) for r in rows], [fold(r[12]) for r in rows]
+    assert m["neuron_partner_ax_0"] == ax0 and m["neuron_partner_ax_1"] == ax1
+    assert any(a >= 0 for a in ax0 + ax1) or not rows
+    for k in ("neuron_partner_ct_0", "neuron_partner_ct_1", "neuron_partner_sp_0",
+              "neuron_partner_sp_1"):
+        assert m[k] == [-1] * len(rows), k     # no cell types, spines predicted yet
+    # axodend_only keeps the axo-dendritic synapses and those it cannot tell
+    keep = [a < 0 or b < 0 or a + b == 1 for a, b in zip(ax0, ax1)]
+    assert client.get(syn_meta_url(synthresh, True)).json()["ids"] == \
+        [r[0] for r, k in zip(rows, keep) if k]
 
 
 def test_the_plugins_call_sequence_parses_as_the_plugin_parses_it(client):

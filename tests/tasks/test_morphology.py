@@ -18,6 +18,7 @@ from syconn.io.neuroglancer import read_legacy_mesh, read_skeleton
 from syconn.io.swc import read_swc
 from syconn.proc.meshes import boundary_edges
 from syconn.proc.skeletons import skeleton_components
+from syconn.read import Results
 from syconn.tasks.morphology import mesh_store, skeleton_store
 from syconn.workdir import open_engine
 
@@ -113,7 +114,9 @@ def test_export_neuroglancer(pipeline_wd, tmp_path):
     assert info["type"] == "segmentation" and info["mesh"] == "mesh"
     cid, skel = next(iter(skeleton_store(pipeline_wd).items()))
     got, comp = read_skeleton(out / "skeletons" / str(cid))
-    assert got.n_vertices == skel.n_vertices and (comp == 0).all()
+    # the compartment attribute is 1 + the compartment step's code (0: not labelled)
+    assert got.n_vertices == skel.n_vertices
+    assert comp.tolist() == (Results(pipeline_wd).node_compartments([cid])[cid] + 1).tolist()
     assert read_legacy_mesh(out / "mesh" / str(cid)).n_faces == \
         mesh_store(pipeline_wd, "cells").get(cid).n_faces
     props = json.loads((out / "segment_properties" / "info").read_text())["inline"]
