@@ -159,6 +159,36 @@ def workers_cmd(
                  scheduler_port=scheduler_port, keep_alive=True)
 
 
+@app.command("slurm")
+def slurm_cmd(
+    wd: Path = WD_ARG,
+    nodes: int = typer.Option(1, "--nodes", help="worker jobs (a job array), one node each"),
+    workers_per_node: int = typer.Option(1, "--workers-per-node", "-j",
+                                         help="worker processes (CPUs) per node"),
+    partition: Optional[str] = typer.Option(None, help="SLURM partition (default: the "
+                                            "cluster's)"),
+    time_limit: Optional[str] = typer.Option(None, "--time", help="time limit of the scheduler "
+                                             "and worker jobs, SLURM's format (e.g. 12:00:00)"),
+    mem: Optional[str] = typer.Option(None, help="memory per worker node (e.g. 16G)"),
+    gpus: int = typer.Option(0, help="GPUs per worker node (--gres=gpu:G): every task then "
+                             "runs on GPU nodes"),
+    wait: bool = typer.Option(False, "--wait/--no-wait", help="return when the run has ended "
+                              "(exit 2 unless the pipeline completed), or after submission"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print the job scripts; submit and "
+                                 "write nothing"),
+) -> None:
+    """Run WD's pipeline on SLURM: a luigid job, a worker job array, a cleanup job.
+
+    The scripts and logs go to WD/slurm/; when every worker job has ended (completed or
+    failed) the cleanup job cancels the scheduler job.
+    """
+    from syconn.slurm import SlurmOptions, launch
+
+    launch(wd, SlurmOptions(nodes=nodes, workers_per_node=workers_per_node,
+                            partition=partition, time=time_limit, mem=mem, gpus=gpus),
+           wait=wait, dry_run=dry_run, log=typer.echo)
+
+
 @app.command()
 def example(
     wd: Path = typer.Argument(Path("syconn_example"), help="working directory to create"),

@@ -19,7 +19,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -29,6 +28,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers import free_ports, wait_until
 
 from syconn.db import run_query
 from syconn.errors import StorageError, SyconnError
@@ -40,20 +40,15 @@ HOST = "127.0.0.1"
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+    return free_ports(1, HOST)[0]
 
 
 def _until(predicate, timeout: float, what: str):
-    """Poll ``predicate`` every 50 ms until it is true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"{what} within {timeout:.0f} s")
+    """``predicate``'s first true value within ``timeout`` seconds; fail after that."""
+    value = wait_until(predicate, timeout)
+    if not value:
+        pytest.fail(f"{what} within {timeout:.0f} s")
+    return value
 
 
 class Luigid:
