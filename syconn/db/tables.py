@@ -39,6 +39,11 @@ __all__ = [
 
 metadata = MetaData()
 
+#: ``synapses.direction_source`` (the same text in migration 0013)
+DIRECTION_SOURCE_COMMENT = ("'vesicles' (the vesicle rule), 'compartments' (the partners' "
+                            "compartments, the vesicle rule undecided or overruled), 'both' "
+                            "(they agree); NULL: direction unknown")
+
 
 def _bbox() -> list[Column]:
     return [Column(f"bb_{m}_{a}", BigInteger, nullable=False)
@@ -190,6 +195,8 @@ synapses = Table(
            comment="largest inscribed radius of the presynaptic cell within 600 nm"),
     Column("radius_nm_post", Float,
            comment="largest inscribed radius of the postsynaptic cell within 600 nm"),
+    # migration 0013: which evidence set the direction
+    Column("direction_source", Text, comment=DIRECTION_SOURCE_COMMENT),
     comment="synapses between cells, with partners, sign and probability",
 )
 

@@ -25,7 +25,9 @@ from syconn.errors import InputError
 
 __all__ = ["COMPARTMENTS", "SWC_TYPES", "SCALES_UM", "ORGANELLE_KINDS", "FEATURE_NAMES",
            "node_cable_um", "node_degree", "neighbourhood", "node_features", "bouton_kinds",
-           "smooth_proba", "cable_per_class", "labels_from_volume", "SYNTH_TO_CLASS"]
+           "smooth_proba", "cable_per_class", "labels_from_volume", "SYNTH_TO_CLASS",
+           "AXONAL", "DENDRITIC", "DIRECTION_SOURCES", "compartment_direction",
+           "combine_direction"]
 
 COMPARTMENTS = ("dendrite", "axon", "soma", "en_passant_bouton", "terminal_bouton")
 """The original's axoness classes, in code order."""
@@ -266,3 +268,43 @@ def labels_from_volume(vertices_nm: np.ndarray, volume: np.ndarray, voxel_size_n
     res[ok] = mapping[codes[ok]]
     out[inside] = res
     return out
+
+
+AXONAL = (1, 3, 4)  #: axon, en-passant and terminal bouton: the presynaptic side
+DENDRITIC = (0, 2)  #: dendrite and soma: the postsynaptic side
+DIRECTION_SOURCES = ("vesicles", "compartments", "both")
+"""``synapses.direction_source``: the vesicle rule alone, the compartments alone (the vesicle
+rule undecided or overruled), or both agreeing."""
+
+
+def compartment_direction(comp_a: np.ndarray, comp_b: np.ndarray) -> np.ndarray:
+    """Per synapse, the direction the partners' compartments say: +1 ``cell_a`` presynaptic (it
+    is axonal there, :data:`AXONAL`, and ``cell_b`` dendritic, :data:`DENDRITIC`), -1 the
+    reverse, 0 where they do not decide (a side without a compartment, both axonal or both
+    dendritic).
+
+    >>> compartment_direction(np.array([1, 0, 3, 1, -1, 0]),
+    ...                       np.array([0, 4, 2, 1, 0, 2])).tolist()
+    [1, -1, 1, 0, 0, 0]
+    """
+    a, b = np.asarray(comp_a), np.asarray(comp_b)
+    ax_a, ax_b = np.isin(a, AXONAL), np.isin(b, AXONAL)
+    de_a, de_b = np.isin(a, DENDRITIC), np.isin(b, DENDRITIC)
+    return (ax_a & de_b).astype(np.int8) - (ax_b & de_a).astype(np.int8)
+
+
+def combine_direction(vesicle: np.ndarray, compartment: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """The synapse direction from the vesicle rule and the compartments (each +1 ``cell_a``
+    presynaptic, -1 ``cell_b``, 0 undecided): the compartments where they decide, the vesicle
+    rule elsewhere.  Returns the direction and its source, an index into
+    :data:`DIRECTION_SOURCES` (-1 where neither decides).
+
+    >>> d, s = combine_direction(np.array([1, 1, -1, 0, 1, 0]), np.array([0, 1, 1, -1, -1, 0]))
+    >>> d.tolist(), s.tolist()
+    ([1, 1, 1, -1, -1, 0], [0, 2, 1, 1, 1, -1])
+    """
+    v, c = np.asarray(vesicle, np.int8), np.asarray(compartment, np.int8)
+    direction = np.where(c != 0, c, v).astype(np.int8)
+    source = np.where(c != 0, np.where(c == v, 2, 1), np.where(v != 0, 0, -1)).astype(np.int8)
+    return direction, source

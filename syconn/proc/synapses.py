@@ -856,6 +856,8 @@ def synapse_rows(syn: pa.Table, features: pa.Table, *, cs_ids: np.ndarray,
         "cell_a": a.astype(np.int64), "cell_b": b.astype(np.int64),
         "contact_site_id": np.asarray(cs_ids, np.int64),
         "size_vx": syn["size_vx"], "area_um2": syn["area_um2"],
+        # the compartment step may overrule it (syconn.tasks.compartments.oriented_synapses)
+        "direction_source": pa.array(np.where(known, "vesicles", None), pa.string()),
     }
     for m in ("min", "max"):
         for c in "xyz":

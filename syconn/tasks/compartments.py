@@ -32,7 +32,8 @@ from syconn.tasks.synapses import Synapses
 
 __all__ = ["CompartmentShard", "Compartments", "CompartmentInputs", "compartment_model",
            "compartment_dir",
-           "MAX_NODE_DIST_NM", "synapse_compartments", "compartment_summary"]
+           "MAX_NODE_DIST_NM", "synapse_compartments", "compartment_summary",
+           "oriented_synapses"]
 
 #: a synapse farther than this from every node of a partner's skeleton gets no compartment
 MAX_NODE_DIST_NM = 3000.0
@@ -190,6 +191,64 @@ def compartment_summary(cell_ids: np.ndarray, skeletons: dict, labels: dict,
                      "n_syn_out": pa.array(count(syn_out), pa.int64())})
 
 
+def oriented_synapses(syn: pa.Table, comp_a: np.ndarray, comp_b: np.ndarray,
+                      columns) -> pa.Table:
+    """The ``synapses`` columns that change with the direction, re-oriented by the partners'
+    compartments: ``id``, ``cell_pre``, ``cell_post``, ``comp_pre``, ``comp_post``,
+    ``direction_source`` and every pair ``<name>_pre`` / ``<name>_post`` of ``columns`` (the
+    table's) that ``syn`` holds.
+
+    ``syn`` holds the synapse step's rows (vesicle rule: ``cell_pre`` NULL where undecided, the
+    ``_pre`` features then ``cell_a``'s); ``comp_a`` / ``comp_b`` the compartment of ``cell_a``
+    / ``cell_b`` at each synapse (-1: none).  Where the compartments decide
+    (:func:`~syconn.proc.compartments.compartment_direction`) they set the direction, the vesicle
+    rule elsewhere (:func:`~syconn.proc.compartments.combine_direction`); a row whose direction
+    turns has its ``_pre`` and ``_post`` values swapped.  Undecided rows keep ``cell_a`` as
+    ``_pre`` (``comp_pre`` is ``cell_a``'s) with ``cell_pre`` / ``cell_post`` NULL.
+
+    >>> syn = pa.table({"id": [1, 2, 3], "cell_a": [5, 5, 5], "cell_b": [9, 9, 9],
+    ...                 "cell_pre": [9, 5, None], "cell_post": [5, 9, None],
+    ...                 "n_vc_vxs_pre": [40, 30, 0], "n_vc_vxs_post": [2, 1, 0]})
+    >>> t = oriented_synapses(syn, np.array([1, 0, 0]), np.array([0, 0, 1]),
+    ...                       ["n_vc_vxs_pre", "n_vc_vxs_post"])
+    >>> t.select(["cell_pre", "n_vc_vxs_pre", "comp_pre", "direction_source"]).to_pylist()[0]
+    {'cell_pre': 5, 'n_vc_vxs_pre': 2, 'comp_pre': 1, 'direction_source': 'compartments'}
+    >>> t["cell_pre"].to_pylist(), t["direction_source"].to_pylist()
+    ([5, 5, 9], ['compartments', 'vesicles', 'compartments'])
+    """
+    from syconn.proc.compartments import DIRECTION_SOURCES, combine_direction, \
+        compartment_direction
+
+    a = syn["cell_a"].to_numpy().astype(np.int64)
+    b = syn["cell_b"].to_numpy().astype(np.int64)
+    pre = pc.fill_null(syn["cell_pre"], -1).to_numpy().astype(np.int64)
+    vesicle = np.where(pre < 0, 0, np.where(pre == a, 1, -1)).astype(np.int8)
+    comp_a, comp_b = np.asarray(comp_a, np.int64), np.asarray(comp_b, np.int64)
+    direction, source = combine_direction(vesicle, compartment_direction(comp_a, comp_b))
+    known = direction != 0
+    flip = np.where(vesicle == 0, direction == -1, known & (direction != vesicle))
+    b_pre = direction == -1
+    names = np.array(DIRECTION_SOURCES + (None,), object)
+    out = {"id": syn["id"].cast(pa.int64()),
+           "cell_pre": pa.array(np.where(b_pre, b, a), pa.int64(), mask=~known),
+           "cell_post": pa.array(np.where(b_pre, a, b), pa.int64(), mask=~known)}
+    c_pre, c_post = np.where(b_pre, comp_b, comp_a), np.where(b_pre, comp_a, comp_b)
+    out["comp_pre"] = pa.array(np.where(c_pre >= 0, c_pre, None), pa.int16())
+    out["comp_post"] = pa.array(np.where(c_post >= 0, c_post, None), pa.int16())
+    out["direction_source"] = pa.array(names[source], pa.string())
+    have = set(syn.column_names)
+    for name in columns:
+        base = name[:-4]
+        if not name.endswith("_pre") or base in ("cell", "comp") or f"{base}_post" not in have \
+                or name not in have:
+            continue
+        x, y = syn[name].combine_chunks(), syn[f"{base}_post"].combine_chunks()
+        m = pa.array(flip)
+        out[name] = pc.if_else(m, y, x)
+        out[f"{base}_post"] = pc.if_else(m, x, y)
+    return pa.table(out)
+
+
 class Compartments(_ModelTask):
     """Synapse partner compartments and ``cell_compartments`` -> SQL."""
 
@@ -223,18 +282,19 @@ class Compartments(_ModelTask):
         syn = read_parquet(self.input()["synapses"]["synapses"].path)
         vs = np.asarray(self.cfg.dataset.voxel_size_nm, np.float64)
         rep = np.stack([syn[f"rep_{a}"].to_numpy() for a in "xyz"], 1) * vs
-        pre, post = (pc.fill_null(syn[f"cell_{s}"], -1).to_numpy().astype(np.int64)
+        from syconn.db.tables import synapses as syn_table
+
+        c_a, c_b = (synapse_compartments(rep, syn[f"cell_{s}"].to_numpy().astype(np.int64),
+                                         verts, labels) for s in ("a", "b"))
+        upd = oriented_synapses(syn, c_a, c_b, [c.name for c in syn_table.columns])
+        pre, post = (pc.fill_null(upd[f"cell_{s}"], -1).to_numpy().astype(np.int64)
                      for s in ("pre", "post"))
-        c_pre = synapse_compartments(rep, pre, verts, labels)
-        c_post = synapse_compartments(rep, post, verts, labels)
+        c_pre, c_post = (pc.fill_null(upd[f"comp_{s}"], -1).to_numpy().astype(np.int64)
+                         for s in ("pre", "post"))
         above = syn["syn_prob"].to_numpy() > self.cfg.cell_objects.thresh_synssv_proba
         summary = compartment_summary(cells, skels, labels, (post[above], c_post[above]),
                                       (pre[above], c_pre[above]))
         task = {"task_id": self.db_task_id(), "task_family": "Compartments"}
         bulk_load_many(self.engine, [("cell_compartments", summary, "all")])
-        upd = pa.table({"id": syn["id"].cast(pa.int64()),
-                        "comp_pre": pa.array(np.where(c_pre >= 0, c_pre, None), pa.int16()),
-                        "comp_post": pa.array(np.where(c_post >= 0, c_post, None), pa.int16())})
-        bulk_update(self.engine, "synapses", upd, reset_columns=["comp_pre", "comp_post"],
-                    task=task)
+        bulk_update(self.engine, "synapses", upd, task=task)
         self.progress(1, 1, "compartments loaded")

@@ -150,12 +150,23 @@ class MatrixExport(SyconnTask):
     """``connectivity_matrix/conn_mat.{csv,parquet,png}`` from the synapses in SQL."""
 
     def requires(self):
-        return Synapses(working_dir=self.working_dir)
+        # the compartment step fills comp_pre / comp_post and may turn synapses around
+        req = {"synapses": Synapses(working_dir=self.working_dir)}
+        if self.cfg.compartments.enabled:
+            from syconn.tasks.compartments import Compartments
+
+            req["compartments"] = Compartments(working_dir=self.working_dir)
+        return req
 
     def _step(self):
-        # the export changes with the classifier's syn_prob: its model is part of the name
-        d = self.step_dir("matrix", "cell_objects")
-        return d.with_name(f"{d.name}-{self.requires().model.digest[:8]}")
+        # the export changes with the classifier's syn_prob and the compartment model: their
+        # models are part of the name
+        req = self.requires()
+        d = self.step_dir("matrix", "cell_objects", "compartments")
+        name = f"{d.name}-{req['synapses'].model.digest[:8]}"
+        if "compartments" in req:
+            name += f"-{req['compartments'].model.digest[:8]}"
+        return d.with_name(name)
 
     def output(self):
         out = {f"step_{n}": luigi.LocalTarget(str(self._step() / n)) for n in _FILES}

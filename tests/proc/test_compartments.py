@@ -97,3 +97,21 @@ def test_labels_from_the_generator_volume():
 def test_swc_types_per_class():
     assert dict(zip(COMPARTMENTS, SWC_TYPES.tolist())) == {
         "dendrite": 3, "axon": 2, "soma": 1, "en_passant_bouton": 2, "terminal_bouton": 2}
+
+
+def test_direction_by_compartments_overrules_the_vesicle_rule():
+    from syconn.proc.compartments import DIRECTION_SOURCES, combine_direction, \
+        compartment_direction
+
+    # cell_a axon / bouton against cell_b dendrite / soma: a presynaptic; reversed: b; axon
+    # against axon, dendrite against soma, or a side without compartment: undecided
+    comp_a = np.array([1, 3, 4, 0, 2, 1, 0, -1, 1])
+    comp_b = np.array([0, 2, 0, 1, 4, 1, 2, 0, -1])
+    c = compartment_direction(comp_a, comp_b)
+    assert c.tolist() == [1, 1, 1, -1, -1, 0, 0, 0, 0]
+    vesicle = np.array([1, -1, 0, -1, 1, -1, 1, 0, 0])
+    d, s = combine_direction(vesicle, c)
+    assert d.tolist() == [1, 1, 1, -1, -1, -1, 1, 0, 0]
+    names = [DIRECTION_SOURCES[i] if i >= 0 else None for i in s]
+    assert names == ["both", "compartments", "compartments", "both", "compartments",
+                     "vesicles", "vesicles", None, None]

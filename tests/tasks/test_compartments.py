@@ -71,6 +71,31 @@ def test_synapse_partners_get_the_compartment_of_their_nearest_node(pipeline_wd)
     assert checked
 
 
+def test_compartments_set_the_direction_where_they_decide(pipeline_wd):
+    """Axon or bouton against dendrite or soma: the axonal side is presynaptic, whatever the
+    vesicle rule said; elsewhere the vesicle rule (more vesicle voxels on the presynaptic side),
+    with the features turned along."""
+    from syconn.proc.compartments import AXONAL, DENDRITIC
+
+    rows = _rows(pipeline_wd, "SELECT cell_a, cell_b, cell_pre, cell_post, comp_pre, comp_post, "
+                              "n_vc_vxs_pre, n_vc_vxs_post, direction_source FROM synapses")
+    seen = set()
+    for a, b, pre, post, cpre, cpost, vpre, vpost, src in rows:
+        seen.add(src)
+        assert (src is None) == (pre is None) == (post is None)
+        decided = (cpre in AXONAL and cpost in DENDRITIC) or (cpre in DENDRITIC and cpost in AXONAL)
+        if src is None:
+            assert vpre == vpost and not decided
+            continue
+        assert {pre, post} == {a, b}
+        if src == "vesicles":
+            assert vpre > vpost and not decided
+        else:
+            assert cpre in AXONAL and cpost in DENDRITIC
+            assert (vpre > vpost) == (src == "both")
+    assert {"vesicles", "both"} <= seen, seen
+
+
 def test_synapse_counts_per_compartment_match_the_synapses(pipeline_wd):
     thr = _rows(pipeline_wd, "SELECT syn_prob_threshold FROM dataset")[0][0]
     out = dict(((c, k), n) for c, k, n in _rows(
