@@ -70,6 +70,10 @@ def synth_command(
         "--variation", help="Draw the tissue from the seed: voxel size, gap between cells, axon, bouton "
         "and cleft sizes, sj band thickness, side and offset, weak/strong maps, decoy sj blobs in "
         "cells and on non-synaptic contacts, noise and blur of every map (syconn.synth.variation).")] = False,
+    tile: Annotated[Optional[tuple[int, int, int]], typer.Option(
+        help="Make the volume tile by tile (X Y Z voxels, dividing --shape): peak memory is one "
+        "tile's, for volumes larger than memory; cells do not cross tile faces "
+        "(syconn.synth.tiled).")] = None,
 ) -> None:
     """Synthesise neural tissue with ground truth (raw EM, supervoxels, maps, synapses)."""
     if any(s < 16 for s in shape):
@@ -80,6 +84,23 @@ def synth_command(
         raise InputError(f"--format: got {format!r}, expected one of {', '.join(FORMATS)}")
     if cells is not None and cells < 5:
         raise InputError(f"--cells: got {cells}, expected at least 5 (one cell of every type)")
+    if tile is not None:
+        from syconn.synth.tiled import generate_tiled
+
+        for flag, value in (("--cells", cells), ("--preview", preview),
+                            ("--merge-errors", merge_errors or None),
+                            ("--split-errors", split_errors or None),
+                            ("--glia-merges", glia_merges or None)):
+            if value is not None:
+                raise InputError(f"{flag}: not with --tile (each tile takes the defaults)")
+        t0 = time.perf_counter()
+        meta = generate_tiled(out, shape_xyz=shape, tile_xyz=tile, voxel_size_nm=voxel_size,
+                              seed=seed, variation=variation, fmt=format, log=_err)
+        c = meta["counts"]
+        _err(f"wrote {format} dataset of {' x '.join(map(str, shape))} voxels "
+             f"({len(meta['tiles']['origins'])} tiles) to {out} in {time.perf_counter() - t0:.0f} "
+             f"s: {c['neurons']} neurons, {c['glia']} glia, {c['synapses']} synapses")
+        return
     generate(out, shape_xyz=shape, voxel_size_nm=voxel_size, seed=seed, n_cells=cells, fmt=format,
              preview=preview, merge_errors=merge_errors, split_errors=split_errors,
              glia_merges=glia_merges, variation=variation, log=_err)
