@@ -26,10 +26,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-VOXEL_STEPS = {  # step -> how many times it covers the volume (as benchmarks/pipeline.py)
-    "SupervoxelBlock": 1, "OrganelleBlock": 3, "OrganelleRelabel": 3, "ContactBlock": 1,
-    "MeshBlock": 4, "SkeletonBlock": 1,
-}
+from pipeline import VOXEL_STEPS  # benchmarks/pipeline.py: step -> volumes it covers
+
 _SYNTH = """
 import json, resource, sys, time
 from syconn.synth.tiled import generate_tiled

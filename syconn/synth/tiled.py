@@ -140,7 +140,8 @@ def generate_tiled(out, *, shape_xyz, tile_xyz, voxel_size_nm=None, seed: int = 
     from syconn.io import create_volume
     from syconn.synth.core import synthesize
     from syconn.synth.variation import Variation
-    from syconn.synth.write import FORMATS, GT_TABLES, VOLUMES, _version, _volume_spec
+    from syconn.synth.write import (COMPARTMENT_CODES, FORMATS, GT_TABLES, VOLUMES, _version,
+                                     _volume_spec)
 
     if fmt not in FORMATS:
         raise InputError(f"--format: got {fmt!r}, expected one of {', '.join(FORMATS)}")
@@ -217,8 +218,7 @@ def generate_tiled(out, *, shape_xyz, tile_xyz, voxel_size_nm=None, seed: int = 
             "ground_truth": {
                 "tables": {n: f"gt/{n}.parquet" for n in GT_TABLES},
                 "volumes": gt_rel,
-                "compartment_codes": {"background": 0, "dendrite": 1, "axon": 2, "soma": 3,
-                                      "spine_neck": 4, "spine_head": 5, "bouton": 6, "glia": 7},
+                "compartment_codes": COMPARTMENT_CODES,
             },
             "counts": {"cells": int(len(cells)), "neurons": int((~cells.is_glia).sum()),
                        "glia": int(cells.is_glia.sum()),

@@ -23,6 +23,9 @@ VOLUMES = ("raw", "seg", "mi", "vc", "sj", "sym", "asym")
 GT_TABLES = ("cells", "supervoxels", "synapses", "mitochondria", "skeletons", "agglomeration_errors",
              "decoys")
 FORMATS = ("h5", "knossos", "zarr")
+#: ``synth.json``'s ``ground_truth.compartment_codes`` (:class:`~syconn.synth.types.Compartment`)
+COMPARTMENT_CODES = {"background": 0, "dendrite": 1, "axon": 2, "soma": 3, "spine_neck": 4,
+                     "spine_head": 5, "bouton": 6, "glia": 7}
 
 
 def _version() -> str:
@@ -110,8 +113,7 @@ def write_dataset(result, out_dir, *, fmt: str = "h5", preview=None, rag_name: s
         "ground_truth": {
             "tables": {n: f"gt/{n}.parquet" for n in GT_TABLES},
             "volumes": {k: f"gt/{v}" for k, v in gt_vols.items()},
-            "compartment_codes": {"background": 0, "dendrite": 1, "axon": 2, "soma": 3, "spine_neck": 4,
-                                  "spine_head": 5, "bouton": 6, "glia": 7},
+            "compartment_codes": COMPARTMENT_CODES,
         },
         "counts": {
             "cells": int(len(result.cells)), "neurons": result.n_neurons,

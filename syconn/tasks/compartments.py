@@ -226,8 +226,8 @@ def oriented_synapses(syn: pa.Table, comp_a: np.ndarray, comp_b: np.ndarray,
     comp_a, comp_b = np.asarray(comp_a, np.int64), np.asarray(comp_b, np.int64)
     direction, source = combine_direction(vesicle, compartment_direction(comp_a, comp_b))
     known = direction != 0
-    flip = np.where(vesicle == 0, direction == -1, known & (direction != vesicle))
     b_pre = direction == -1
+    flip = b_pre != (vesicle == -1)  # the synapse step stored cell_b's values as _pre there
     names = np.array(DIRECTION_SOURCES + (None,), object)
     out = {"id": syn["id"].cast(pa.int64()),
            "cell_pre": pa.array(np.where(b_pre, b, a), pa.int64(), mask=~known),
@@ -237,13 +237,13 @@ def oriented_synapses(syn: pa.Table, comp_a: np.ndarray, comp_b: np.ndarray,
     out["comp_post"] = pa.array(np.where(c_post >= 0, c_post, None), pa.int16())
     out["direction_source"] = pa.array(names[source], pa.string())
     have = set(syn.column_names)
+    m = pa.array(flip)
     for name in columns:
         base = name[:-4]
         if not name.endswith("_pre") or base in ("cell", "comp") or f"{base}_post" not in have \
                 or name not in have:
             continue
         x, y = syn[name].combine_chunks(), syn[f"{base}_post"].combine_chunks()
-        m = pa.array(flip)
         out[name] = pc.if_else(m, y, x)
         out[f"{base}_post"] = pc.if_else(m, x, y)
     return pa.table(out)
