@@ -50,6 +50,7 @@ from syconn.proc.contacts import (
     SYN_VOXELS_SCHEMA,
 )
 from syconn.proc.synapses import (
+    add_sj_counts,
     group_synapses,
     organelle_surface_points,
     organelle_proximity,
@@ -57,7 +58,9 @@ from syconn.proc.synapses import (
     main_sj_objects,
     rival_ratio,
     sj_centre_offsets,
+    sj_fragment_counts,
     sj_object_shares,
+    sj_voxel_counts,
     synapse_direction,
     synapse_ids,
     synapse_rows,
@@ -120,6 +123,9 @@ __all__ = [
     "CONTACT_STATS_SCHEMA",
     "SYN_VOXELS_SCHEMA",
     "group_synapses",
+    "sj_fragment_counts",
+    "add_sj_counts",
+    "sj_voxel_counts",
     "organelle_surface_points",
     "organelle_proximity",
     "split_organelles",

@@ -21,6 +21,9 @@ from syconn.proc.cells import map_supervoxels
 
 __all__ = [
     "group_synapses",
+    "sj_fragment_counts",
+    "add_sj_counts",
+    "sj_voxel_counts",
     "organelle_surface_points",
     "organelle_proximity",
     "split_organelles",
@@ -162,19 +165,78 @@ def _cluster(xyz_nm: np.ndarray, gap_nm: float, link_nm: float, *, large_vx: int
     return roots[comp]
 
 
-def _spill_voxels(ca, cb, obj, min_share: float) -> np.ndarray:
+def _spill_voxels(ca, cb, obj, min_share: float, totals: pa.Table | None = None
+                  ) -> np.ndarray:
     """Voxels on an sj object of which their cell pair holds less than ``min_share`` of the
-    object's fragment voxels (the spill-over of another pair's cleft); 0 = no object."""
+    object's fragment voxels (the spill-over of another pair's cleft); 0 = no object.  The
+    object's voxels are counted in ``obj`` or, given, taken from ``totals`` (``sj_id``,
+    ``n_vx``: over all pairs, :func:`sj_fragment_counts`)."""
     out = np.zeros(len(obj), bool)
     has = obj != 0
     if not has.any():
         return out
-    _, oi = np.unique(obj[has], return_inverse=True)
+    objs, oi = np.unique(obj[has], return_inverse=True)
+    oi = oi.ravel()
     total = np.bincount(oi)
     key = np.stack([ca[has], cb[has], obj[has]], axis=1)
     _, ki, kc = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+    if totals is not None:
+        _require(totals, "sj_totals", ["sj_id", "n_vx"])
+        rows, found = _positions(_np(totals, "sj_id", np.uint64), objs)
+        if not found.all():
+            raise InputError(f"sj_totals: no row for sj object(s) "
+                             f"{objs[~found][:5].tolist()} of syn_voxels, expected the counts "
+                             f"of every object over all pairs (sj_fragment_counts)")
+        given = _np(totals, "n_vx", np.int64)[rows]
+        if np.any(given < total):
+            bad = objs[given < total][:5].tolist()
+            raise InputError(f"sj_totals: fewer voxels than syn_voxels holds for sj object(s) "
+                             f"{bad}, expected the counts over all pairs (sj_fragment_counts)")
+        total = given
     out[has] = kc[ki.ravel()] < min_share * total[oi]
     return out
+
+
+def _dedup_rows(x, y, z, ca, cb) -> np.ndarray:
+    """Indices that sort the rows by (cell_a, cell_b, z, y, x), exact repeats dropped."""
+    order = np.lexsort((x, y, z, cb, ca))
+    if len(order) > 1:
+        xs, ys, zs, cas, cbs = (a[order] for a in (x, y, z, ca, cb))
+        dup = np.zeros(len(order), bool)
+        dup[1:] = ((xs[1:] == xs[:-1]) & (ys[1:] == ys[:-1]) & (zs[1:] == zs[:-1])
+                   & (cas[1:] == cas[:-1]) & (cbs[1:] == cbs[:-1]))
+        order = order[~dup]
+    return order
+
+
+def sj_fragment_counts(syn_voxels: pa.Table) -> pa.Table:
+    """Synapse-fragment voxels per sj object (all pairs), for :func:`group_synapses`'
+    ``sj_totals`` where the voxels are grouped in parts (one cell-pair shard at a time).
+
+    Exact repeats (same voxel, same pair) count once, as in :func:`group_synapses`.  Counts of
+    disjoint parts (blocks: their voxels are core voxels) add up: :func:`add_sj_counts`.
+
+    >>> t = pa.table({"x": [0, 1, 1, 5], "y": [0] * 4, "z": [0] * 4, "cell_a": [1, 1, 1, 1],
+    ...               "cell_b": [2, 2, 2, 3], "sj_id": pa.array([5, 5, 5, 0], pa.uint64())})
+    >>> sj_fragment_counts(t).to_pylist()
+    [{'sj_id': 5, 'n_vx': 2}]
+    """
+    _require(syn_voxels, "syn_voxels", ["x", "y", "z", "cell_a", "cell_b", "sj_id"])
+    cols = [_np(syn_voxels, c, np.int64) for c in "xyz"]
+    cols += [_np(syn_voxels, c, np.uint64) for c in ("cell_a", "cell_b")]
+    obj = _np(syn_voxels, "sj_id", np.uint64)[_dedup_rows(*cols)]
+    ids, n = np.unique(obj[obj != 0], return_counts=True)
+    return pa.table({"sj_id": pa.array(ids, pa.uint64()), "n_vx": pa.array(n, pa.int64())})
+
+
+def add_sj_counts(tables: Sequence[pa.Table]) -> pa.Table:
+    """The sum of :func:`sj_fragment_counts` tables of disjoint parts, sorted by ``sj_id``."""
+    ids = np.concatenate([np.zeros(0, np.uint64)]
+                         + [_np(t, "sj_id", np.uint64) for t in tables])
+    n = np.concatenate([np.zeros(0, np.int64)] + [_np(t, "n_vx", np.int64) for t in tables])
+    u, inv = np.unique(ids, return_inverse=True)
+    tot = np.bincount(inv.ravel(), weights=n, minlength=len(u)).astype(np.int64)
+    return pa.table({"sj_id": pa.array(u, pa.uint64()), "n_vx": pa.array(tot, pa.int64())})
 
 
 def _area_um2(vx: np.ndarray, voxel_size_nm) -> float:
@@ -192,7 +254,7 @@ def _area_um2(vx: np.ndarray, voxel_size_nm) -> float:
 def group_synapses(syn_voxels: pa.Table, *, voxel_size_nm: Sequence[float],
                    gap_nm: float = 250.0, min_size_vx: int = 100,
                    sym_thresh: float = 0.225, large_gap_nm: float | None = None,
-                   spill_share: float | None = None):
+                   spill_share: float | None = None, sj_totals: pa.Table | None = None):
     """Group synapse-fragment voxels into synapses, per cell pair, and measure them.
 
     Rule: within a cell pair, voxels at most a voxel diagonal apart form pieces; pieces closer
@@ -226,6 +288,12 @@ def group_synapses(syn_voxels: pa.Table, *, voxel_size_nm: Sequence[float],
         voxels lie on an sj object of which their pair holds less than this share of the
         object's voxels (all pairs) joins nothing.  That is the spill-over of another pair's
         cleft onto this contact; between two clefts of one pair it would chain them.
+    sj_totals : pyarrow.Table, optional
+        ``sj_id``, ``n_vx``: each sj object's fragment voxels over ALL pairs
+        (:func:`sj_fragment_counts`), for ``spill_share`` when ``syn_voxels`` holds only some
+        pairs (a shard of them).  Default: counted in ``syn_voxels``.  Grouping is per pair
+        otherwise, so the synapses of a set of pairs are the same whether the other pairs'
+        voxels are given or only their counts.
 
     Returns
     -------
@@ -262,21 +330,14 @@ def group_synapses(syn_voxels: pa.Table, *, voxel_size_nm: Sequence[float],
         np.zeros(len(x), np.uint64)
     if np.any(ca >= cb):
         raise InputError("syn_voxels: rows with cell_a >= cell_b, expected cell_a < cell_b")
-    order = np.lexsort((x, y, z, cb, ca))
+    # sorted by pair and raster order; duplicates dropped (a voxel must come from one block
+    # only; tolerate exact repeats)
+    order = _dedup_rows(x, y, z, ca, cb)
     x, y, z, ca, cb, sym, asym, sjv, obj = (a[order] for a in (x, y, z, ca, cb, sym, asym, sjv,
                                                                 obj))
-    # drop duplicates (a voxel must come from one block only; tolerate exact repeats)
-    if len(x) > 1:
-        dup = np.zeros(len(x), bool)
-        dup[1:] = ((x[1:] == x[:-1]) & (y[1:] == y[:-1]) & (z[1:] == z[:-1])
-                   & (ca[1:] == ca[:-1]) & (cb[1:] == cb[:-1]))
-        if dup.any():
-            keep = ~dup
-            x, y, z, ca, cb, sym, asym, sjv, obj = (a[keep] for a in (x, y, z, ca, cb, sym,
-                                                                      asym, sjv, obj))
     xyz = np.stack([x, y, z], 1)
     xyz_nm = xyz * vs
-    alone = _spill_voxels(ca, cb, obj, spill_share) if spill_share else None
+    alone = _spill_voxels(ca, cb, obj, spill_share, sj_totals) if spill_share else None
     link_nm = float(np.sqrt((vs ** 2).sum())) * (1 + 1e-9)
     n = len(x)
     cluster = np.empty(n, np.int64)
@@ -623,8 +684,9 @@ def split_organelles(objects: pa.Table, points: pa.Table, sv_ids: np.ndarray,
     return objs, pts
 
 
-def sj_object_shares(synapse_ids, membership: pa.Table, sj_voxels: pa.Table | None,
-                     sj_sizes: pa.Table | None = None) -> tuple[np.ndarray, np.ndarray]:
+def sj_object_shares(synapse_ids, membership: pa.Table | None, sj_voxels: pa.Table | None,
+                     sj_sizes: pa.Table | None = None, *, counts: pa.Table | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """Per synapse, how it relates to the sj objects its voxels lie in.
 
     ``share``: the largest share the synapse holds of one sj object's synapse voxels (the
@@ -644,6 +706,11 @@ def sj_object_shares(synapse_ids, membership: pa.Table, sj_voxels: pa.Table | No
         ``x, y, z``, ``sj_id`` (0 = no object) of the synapse-fragment voxels.
     sj_sizes : pyarrow.Table, optional
         ``id``, ``size_vx`` of the sj objects (for ``overlap``; without it ``overlap`` is 1).
+    counts : pyarrow.Table, optional
+        Instead of ``membership`` and ``sj_voxels`` (pass None for both): their
+        :func:`sj_voxel_counts` (``synapse_id``, ``sj_id``, ``n_vx``), those of every synapse
+        (the shards' tables concatenated, in any order); an object's synapse voxels are summed
+        over all of them.
 
     Examples
     --------
@@ -657,10 +724,16 @@ def sj_object_shares(synapse_ids, membership: pa.Table, sj_voxels: pa.Table | No
     """
     sid_all = np.asarray(synapse_ids, np.uint64)
     n = len(sid_all)
-    if sj_voxels is None or not n:
+    if (sj_voxels is None and counts is None) or not n:
         return np.ones(n), np.ones(n)
     share, overlap = np.zeros(n), np.zeros(n)
-    pairs, counts = _sj_pairs(membership, sj_voxels)
+    if counts is None:
+        pairs, counts = _sj_pairs(membership, sj_voxels)
+    else:
+        _require(counts, "counts", ["synapse_id", "sj_id", "n_vx"])
+        pairs = np.stack([_np(counts, "synapse_id", np.uint64), _np(counts, "sj_id", np.uint64)],
+                         axis=1).reshape(-1, 2)
+        counts = _np(counts, "n_vx", np.int64)
     if not len(pairs):
         return share, overlap
     objs, inv = np.unique(pairs[:, 1], return_inverse=True)
@@ -702,6 +775,23 @@ def _sj_pairs(membership: pa.Table, sj_voxels: pa.Table) -> tuple[np.ndarray, np
     return np.unique(np.stack([sid[ok], obj[ok]], axis=1), axis=0, return_counts=True)
 
 
+def sj_voxel_counts(membership: pa.Table, sj_voxels: pa.Table) -> pa.Table:
+    """Per synapse and sj object, the synapse's voxels on the object (``synapse_id``,
+    ``sj_id``, ``n_vx``, sorted; voxels on no object left out): what :func:`sj_object_shares`
+    and :func:`main_sj_objects` reduce, so that shards of synapses can pass it on.
+
+    >>> memb = pa.table({"synapse_id": [1, 1, 1, 2], "x": [0, 1, 2, 9], "y": [0] * 4,
+    ...                  "z": [0] * 4})
+    >>> sjv = pa.table({"x": [0, 1, 2, 9], "y": [0] * 4, "z": [0] * 4, "sj_id": [5, 6, 5, 0]})
+    >>> sj_voxel_counts(memb, sjv).to_pylist()  # doctest: +NORMALIZE_WHITESPACE
+    [{'synapse_id': 1, 'sj_id': 5, 'n_vx': 2}, {'synapse_id': 1, 'sj_id': 6, 'n_vx': 1}]
+    """
+    pairs, n = _sj_pairs(membership, sj_voxels)
+    return pa.table({"synapse_id": pa.array(pairs[:, 0], pa.uint64()),
+                     "sj_id": pa.array(pairs[:, 1], pa.uint64()),
+                     "n_vx": pa.array(n, pa.int64())})
+
+
 def _positions(sid_all: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where ``ids`` stand in ``sid_all``: ``(rows, found)``, rows for the ids found."""
     order = np.argsort(sid_all)
@@ -720,9 +810,10 @@ def _main_objects(pairs: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np
     return pairs[first, 0], pairs[first, 1]
 
 
-def main_sj_objects(synapse_ids, membership: pa.Table, sj_voxels: pa.Table | None
-                    ) -> np.ndarray:
+def main_sj_objects(synapse_ids, membership: pa.Table | None, sj_voxels: pa.Table | None,
+                    *, counts: pa.Table | None = None) -> np.ndarray:
     """Per synapse, the sj object holding most of its voxels (ties: the smaller id; 0: none).
+    ``counts``: :func:`sj_voxel_counts` instead of ``membership`` and ``sj_voxels``.
 
     >>> memb = pa.table({"synapse_id": [1, 1, 1, 2], "x": [0, 1, 2, 9], "y": [0] * 4,
     ...                  "z": [0] * 4})
@@ -732,9 +823,16 @@ def main_sj_objects(synapse_ids, membership: pa.Table, sj_voxels: pa.Table | Non
     """
     sid_all = np.asarray(synapse_ids, np.uint64)
     out = np.zeros(len(sid_all), np.uint64)
-    if sj_voxels is None or not len(sid_all):
+    if (sj_voxels is None and counts is None) or not len(sid_all):
         return out
-    syn, obj = _main_objects(*_sj_pairs(membership, sj_voxels))
+    if counts is None:
+        pairs, n = _sj_pairs(membership, sj_voxels)
+    else:
+        _require(counts, "counts", ["synapse_id", "sj_id", "n_vx"])
+        pairs = np.stack([_np(counts, "synapse_id", np.uint64), _np(counts, "sj_id", np.uint64)],
+                         axis=1).reshape(-1, 2)
+        n = _np(counts, "n_vx", np.int64)
+    syn, obj = _main_objects(pairs, n)
     rows, found = _positions(sid_all, syn)
     out[rows] = obj[found]
     return out

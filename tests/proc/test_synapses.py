@@ -7,10 +7,11 @@ import pyarrow as pa
 import pytest
 
 from syconn.errors import InputError
-from syconn.proc.synapses import (NO_ORGANELLE_DST_NM, group_synapses, organelle_proximity,
+from syconn.proc.synapses import (NO_ORGANELLE_DST_NM, add_sj_counts, group_synapses,
+                                  organelle_proximity,
                                   main_sj_objects, organelle_surface_points, rival_ratio,
-                                  sj_centre_offsets, sj_object_shares,
-                                  split_organelles,
+                                  sj_centre_offsets, sj_fragment_counts, sj_object_shares,
+                                  sj_voxel_counts, split_organelles,
                                   synapse_direction, synapse_rows)
 
 VS = (10.0, 10.0, 20.0)
@@ -310,3 +311,79 @@ def test_spill_over_of_another_pairs_cleft_chains_nothing():
     # at 0.2 the piece holds exactly the share: not spill-over
     kept, _ = group_synapses(t, spill_share=0.2, **kw)
     assert kept["size_vx"].to_pylist() == [300, 400]
+
+
+def _spill_tables():
+    """The two pairs of the spill-over test: (1, 2) with a piece on pair (1, 3)'s object 7."""
+    a = _slab(0, 0, 0, 10, 10, 1)
+    b = _slab(40, 0, 0, 10, 10, 1)
+    spill = _slab(20, 0, 0, 10, 10, 1)
+    t12 = _table(np.concatenate([a, spill, b]))
+    t12 = t12.append_column("sj_id", pa.array(np.repeat(np.array([5, 7, 6], np.uint64), 100)))
+    t13 = _table(_slab(20, 0, 1, 20, 20, 1), a=1, b=3)
+    t13 = t13.append_column("sj_id", pa.array(np.full(400, 7, np.uint64)))
+    return t12, t13
+
+
+def test_sj_fragment_counts_add_over_disjoint_parts():
+    # block 1: voxels (0,0,0) and (1,0,0) of pair (1, 2) on object 5, (1,0,0) repeated, one
+    # voxel on no object; block 2: two voxels of pair (1, 3) on 5 and one on 9
+    b1 = pa.table({"x": [0, 1, 1, 3], "y": [0] * 4, "z": [0] * 4,
+                   "cell_a": np.array([1] * 4, np.uint64), "cell_b": np.array([2] * 4, np.uint64),
+                   "sj_id": np.array([5, 5, 5, 0], np.uint64)})
+    b2 = pa.table({"x": [8, 9, 9], "y": [0, 0, 1], "z": [0] * 3,
+                   "cell_a": np.array([1] * 3, np.uint64), "cell_b": np.array([3] * 3, np.uint64),
+                   "sj_id": np.array([9, 5, 5], np.uint64)})
+    assert sj_fragment_counts(b1).to_pylist() == [{"sj_id": 5, "n_vx": 2}]
+    total = add_sj_counts([sj_fragment_counts(b2), sj_fragment_counts(b1)])
+    assert total.to_pylist() == [{"sj_id": 5, "n_vx": 4}, {"sj_id": 9, "n_vx": 1}]
+    assert total.equals(sj_fragment_counts(pa.concat_tables([b1, b2])))
+    assert add_sj_counts([]).num_rows == 0
+
+
+def test_spill_share_of_one_pair_with_the_totals_of_all():
+    # pair (1, 2) alone: object 7 looks like its own (100 of 100 voxels) and chains its two
+    # clefts; with the totals of both pairs (object 7: 100 + 400) it is spill-over again, as
+    # when both pairs are grouped together
+    t12, t13 = _spill_tables()
+    kw = dict(voxel_size_nm=VS, gap_nm=250, min_size_vx=100, large_gap_nm=150,
+              spill_share=0.25)
+    alone, _ = group_synapses(t12, **kw)
+    assert alone["size_vx"].to_pylist() == [300]
+    totals = sj_fragment_counts(pa.concat_tables([t12, t13]))
+    assert totals.to_pylist() == [{"sj_id": 5, "n_vx": 100}, {"sj_id": 6, "n_vx": 100},
+                                  {"sj_id": 7, "n_vx": 500}]
+    part, part_memb = group_synapses(t12, sj_totals=totals, **kw)
+    both, both_memb = group_synapses(pa.concat_tables([t12, t13]), **kw)
+    assert part["size_vx"].to_pylist() == [100, 100, 100]
+    assert part.equals(both.slice(0, 3))
+    assert part_memb.equals(both_memb.slice(0, 300))
+    # the totals must cover the objects and at least the voxels given
+    with pytest.raises(InputError, match=r"sj_totals: no row for sj object\(s\) \[7\]"):
+        group_synapses(t12, sj_totals=totals.slice(0, 2), **kw)
+    few = pa.table({"sj_id": np.array([5, 6, 7], np.uint64), "n_vx": [100, 100, 50]})
+    with pytest.raises(InputError, match=r"fewer voxels than syn_voxels holds .* \[7\]"):
+        group_synapses(t12, sj_totals=few, **kw)
+
+
+def test_sj_shares_and_main_objects_from_counts_of_shards():
+    # the memberships of test_sj_object_shares cut in two shards: synapses 1 and 3, synapse 2
+    memb = pa.table({"synapse_id": np.array([1, 1, 1, 2, 2, 2, 3], np.uint64),
+                     "x": [0, 1, 2, 9, 20, 21, 40], "y": [0] * 7, "z": [0] * 7})
+    sjv = pa.table({"x": [0, 1, 2, 9, 20, 21, 40], "y": [0] * 7, "z": [0] * 7,
+                    "sj_id": np.array([5, 5, 5, 5, 6, 6, 0], np.uint64)})
+    sizes = pa.table({"id": np.array([5, 6], np.uint64), "size_vx": [8, 2]})
+    c13 = sj_voxel_counts(memb.filter(pa.array([True] * 3 + [False] * 3 + [True])), sjv)
+    c2 = sj_voxel_counts(memb.filter(pa.array([False] * 3 + [True] * 3 + [False])), sjv)
+    assert c13.to_pylist() == [{"synapse_id": 1, "sj_id": 5, "n_vx": 3}]
+    assert c2.to_pylist() == [{"synapse_id": 2, "sj_id": 5, "n_vx": 1},
+                              {"synapse_id": 2, "sj_id": 6, "n_vx": 2}]
+    counts = pa.concat_tables([c2, c13])  # in any order
+    share, overlap = sj_object_shares([1, 2, 3], None, None, sizes, counts=counts)
+    assert share.tolist() == [0.75, 1.0, 0.0]  # object 5: 3 of 4 synapse voxels on 1
+    assert overlap.tolist() == [0.375, 1.0, 0.0]
+    # a shard alone sees only its voxels of object 5: synapse 1 would hold all of them
+    assert sj_object_shares([1, 3], None, None, sizes, counts=c13)[0].tolist() == [1.0, 0.0]
+    assert main_sj_objects([3, 2, 1], None, None, counts=counts).tolist() == [0, 6, 5]
+    assert main_sj_objects([3, 2, 1], None, None, counts=counts).tolist() == \
+        main_sj_objects([3, 2, 1], memb, sjv).tolist()
