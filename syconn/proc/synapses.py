@@ -610,7 +610,8 @@ def synapse_direction(features: pa.Table):
 
 
 def split_organelles(objects: pa.Table, points: pa.Table, sv_ids: np.ndarray,
-                     cell_ids: np.ndarray, cells) -> tuple[pa.Table, pa.Table]:
+                     cell_ids: np.ndarray, cells, *, n_points=None
+                     ) -> tuple[pa.Table, pa.Table]:
     """One kind's organelles, cut into their parts per cell, for :func:`organelle_proximity`.
 
     An organelle is what lies inside a partner cell: each object is cut into its parts per
@@ -630,6 +631,10 @@ def split_organelles(objects: pa.Table, points: pa.Table, sv_ids: np.ndarray,
         The supervoxel -> cell lookup (:func:`syconn.proc.cells.sorted_mapping`).
     cells : array_like
         Only parts in these cells are returned.
+    n_points : array_like, optional
+        Per row of ``objects``, its surface points in all cells, when ``points`` holds only
+        some of them (those in ``cells``: read in parts, the rest dropped); the parts' sizes
+        are shares of these.  Default: counted in ``points``.
 
     Returns
     -------
@@ -667,8 +672,14 @@ def split_organelles(objects: pa.Table, points: pa.Table, sv_ids: np.ndarray,
     n_part = np.bincount(part_idx, minlength=len(parts))
     obj_ids = _np(objects, "id", np.uint64)
     obj_size = _np(objects, "size_vx", np.int64)
-    all_org = _np(points, "org_id", np.uint64)
-    n_obj_pts = np.bincount(np.searchsorted(obj_ids, all_org), minlength=len(obj_ids) + 1)
+    if n_points is None:
+        all_org = _np(points, "org_id", np.uint64)
+        n_obj_pts = np.bincount(np.searchsorted(obj_ids, all_org), minlength=len(obj_ids) + 1)
+    else:
+        n_obj_pts = np.asarray(n_points, np.int64)
+        if n_obj_pts.shape != obj_ids.shape:
+            raise InputError(f"n_points: {n_obj_pts.shape[0] if n_obj_pts.ndim else 'a scalar'}"
+                             f" values, expected one per row of objects ({len(obj_ids)})")
     oi = np.searchsorted(obj_ids, parts[:, 0])
     size = np.rint(obj_size[oi] * n_part / np.maximum(n_obj_pts[oi], 1)).astype(np.int64)
     mean = np.stack([np.bincount(part_idx, weights=xyz[:, k], minlength=len(parts)) / n_part

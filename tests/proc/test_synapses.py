@@ -202,6 +202,14 @@ def test_split_organelles_by_cell():
     assert o2["size_vx"].to_pylist() == [25]
     o3, p3 = split_organelles(objs, pts, sv, cell, [99])
     assert o3.num_rows == 0 and p3.num_rows == 0
+    # cell 20's point alone, with the objects' point counts over all cells (4 and 2): 1 of
+    # object 7's 4 points, 25 of its 100 voxels; counted in the one point, all 100
+    in20 = pts.slice(3, 1)
+    o4, p4 = split_organelles(objs, in20, sv, cell, [20], n_points=[4, 2])
+    assert o4.equals(o2) and p4["x"].to_pylist() == [9]
+    assert split_organelles(objs, in20, sv, cell, [20])[0]["size_vx"].to_pylist() == [100]
+    with pytest.raises(InputError, match=r"n_points: 1 values, expected one per row of objects \(2\)"):
+        split_organelles(objs, in20, sv, cell, [20], n_points=[4])
 
 
 def test_sj_object_shares():
