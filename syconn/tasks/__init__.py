@@ -18,10 +18,10 @@ from syconn.tasks.organelles import OrganelleBlock, OrganelleRelabel, Organelles
 from syconn.tasks.pipeline import Pipeline
 from syconn.tasks.prepare import Prepare
 from syconn.tasks.supervoxels import Cells, SupervoxelBlock, Supervoxels
-from syconn.tasks.synapses import ContactBlock, SynapseFeatures, Synapses
+from syconn.tasks.synapses import ContactBlock, SynapseFeatures, Synapses, SynapseShard
 
 __all__ = ["Block", "block_grid", "Prepare", "SupervoxelBlock", "Supervoxels", "Cells",
            "OrganelleBlock", "OrganelleStitch", "OrganelleRelabel", "Organelles", "Pipeline",
-           "ContactBlock", "SynapseFeatures", "Synapses", "MatrixExport", "MeshBlock", "MeshMerge", "Meshes",
+           "ContactBlock", "SynapseShard", "SynapseFeatures", "Synapses", "MatrixExport", "MeshBlock", "MeshMerge", "Meshes",
            "SynapseMeshes", "SkeletonBlock", "SkeletonMerge", "Skeletons", "CellMorphology",
            "Morphology", "CompartmentShard", "Compartments"]

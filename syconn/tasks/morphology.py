@@ -43,6 +43,7 @@ groups.  The stores live in the step folders (``mesh_store`` / ``skeleton_store`
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -50,6 +51,7 @@ import fastremap
 import luigi
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from syconn import read as read_side
 from syconn.config import load_config
@@ -330,28 +332,55 @@ class SynapseMeshes(SyconnTask):
 
     def run(self):
         cfg = self.cfg
-        memb = read_parquet(synapses_dir(self) / "membership.parquet")
-        sid = memb["synapse_id"].to_numpy()
-        xyz = np.stack([memb[c].to_numpy() for c in "xyz"], axis=1)
-        order = np.argsort(sid, kind="stable")
-        sid, xyz = sid[order], xyz[order]
-        ids, start = np.unique(sid, return_index=True)
-        bounds = np.r_[start, len(sid)]
+        path = synapses_dir(self) / "membership.parquet"
+        n_total = pq.ParquetFile(path).metadata.num_rows
         writer = _StoreWriter(MeshStore(mesh_dir(self, "syn") / "store"))
         props = cfg.meshes.meshing_props
         rows = []
-        for n, oid in enumerate(ids.tolist()):
-            mesh = mesh_voxel_set(xyz[bounds[n]:bounds[n + 1]],
-                                voxel_size_nm=cfg.dataset.voxel_size_nm,
-                                downsampling=cfg.meshes.downsampling.sj,
-                                simplification_factor=props.simplification_factor,
-                                max_simplification_error_nm=props.max_simplification_error)
-            rows.append(_mesh_row(int(oid), mesh))
-            writer.put(int(oid), mesh)
-            if n % 200 == 0:
-                self.progress(n, len(ids), "synapse meshes")
+        done = 0
+        for oid, xyz in synapse_voxels(path):
+            mesh = mesh_voxel_set(xyz, voxel_size_nm=cfg.dataset.voxel_size_nm,
+                                  downsampling=cfg.meshes.downsampling.sj,
+                                  simplification_factor=props.simplification_factor,
+                                  max_simplification_error_nm=props.max_simplification_error)
+            rows.append(_mesh_row(oid, mesh))
+            writer.put(oid, mesh)
+            done += len(xyz)
+            if len(rows) % 200 == 1:
+                self.progress(done, n_total, "synapse voxels meshed")
         writer.flush()
+        rows.sort(key=lambda r: r[0])  # by id, as the store
         write_parquet(_mesh_stats(rows), self.output().path)
+
+
+def synapse_voxels(path, *, batch_rows: int = 1 << 18):
+    """``(synapse id, (n, 3) voxels)`` of a membership file (``SynapseFeatures``: every
+    synapse's rows together), one synapse at a time, reading it a batch of rows at a time;
+    the rows of a synapse that runs past a batch are carried over to the next."""
+    seen: set[int] = set()
+    carry_sid = np.zeros(0, np.uint64)
+    carry_xyz = np.zeros((0, 3), np.int64)
+    batches = pq.ParquetFile(path).iter_batches(batch_size=batch_rows,
+                                                columns=["synapse_id", "x", "y", "z"])
+    for batch in itertools.chain(batches, [None]):
+        if batch is None:  # the end: what is carried is complete
+            sid, xyz, keep = carry_sid, carry_xyz, len(carry_sid)
+        else:
+            sid = np.concatenate([carry_sid, batch.column(0).to_numpy().astype(np.uint64)])
+            xyz = np.concatenate([carry_xyz, np.stack(
+                [batch.column(k).to_numpy().astype(np.int64) for k in (1, 2, 3)], axis=1)])
+            # the last synapse of the batch may go on in the next
+            keep = int(np.flatnonzero(sid != sid[-1])[-1]) + 1 if np.any(sid != sid[-1]) else 0
+        starts = np.flatnonzero(np.r_[True, sid[1:keep] != sid[:keep - 1]]) if keep else []
+        bounds = np.r_[starts, keep]
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            oid = int(sid[a])
+            if oid in seen:
+                raise RuntimeError(f"{path}: the rows of synapse {oid} are not together; "
+                                   f"rerun SynapseFeatures")
+            seen.add(oid)
+            yield oid, xyz[a:b]
+        carry_sid, carry_xyz = sid[keep:], xyz[keep:]
 
 
 # --------------------------------------------------------------------------------------------

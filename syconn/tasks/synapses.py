@@ -3,9 +3,12 @@
 ``ContactBlock[block]`` maps the block's supervoxels (core + :func:`contact_halo_vx`) to cells and
 runs :func:`~syconn.proc.contacts.find_contacts`: per cell pair the contact statistics of the
 core, its first contact voxel, and the synapse-fragment voxels (contact voxels in the sj mask,
-with their sym/asym flags, sj value and sj object).  ``SynapseFeatures`` reduces the blocks into
-contact sites and groups the fragment voxels into cell-level synapse candidates with their
-features (organelle proximity, sj objects, sj probability, direction, sign); ``Synapses``
+with their sym/asym flags, sj value and sj object).  ``SynapseShard[shard]`` reduces the blocks
+into the contact sites of the cell pairs hashed to its shard (:func:`pair_shards`, one shard per
+:data:`BLOCKS_PER_SYNAPSE_SHARD` blocks) and groups their fragment voxels into cell-level synapse
+candidates with their features (organelle proximity, sj objects, sj probability);
+``SynapseFeatures`` merges the shards in the order of one unsharded run and adds what compares
+candidates across pairs (sj shares, rival ratio), partner radii and direction; ``Synapses``
 classifies them (``syn_prob``, :mod:`syconn.ml.synapses`) and loads ``contact_sites`` and
 ``synapses`` in one transaction with the completion row.
 
@@ -39,10 +42,13 @@ import luigi
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from syconn.io import open_volume
 from syconn.ml.synapses import SynapseModel, load_model
 from syconn.proc import (
+    SYNAPSES_SCHEMA,
+    add_sj_counts,
     contact_halo_vx,
     find_contacts,
     group_synapses,
@@ -51,17 +57,21 @@ from syconn.proc import (
     organelle_proximity,
     rival_ratio,
     sj_centre_offsets,
+    sj_fragment_counts,
     sj_object_shares,
+    sj_voxel_counts,
     split_organelles,
     synapse_rows,
 )
+from syconn.proc.cells import map_supervoxels
 from syconn.proc.radius import partner_radii, radius_halo_vx
 from syconn.proc.synapses import _hash_cols
 from syconn.tasks.base import DBTarget, SyconnTask, atomic_path, read_parquet, write_parquet
 from syconn.tasks.organelles import OrganelleRelabel, Organelles, organelle_dir
 from syconn.tasks.supervoxels import Cells, cell_labels, read_sv_to_cell
 
-__all__ = ["ContactBlock", "SynapseFeatures", "Synapses", "contact_dir", "synapses_dir",
+__all__ = ["ContactBlock", "SynapseShard", "SynapseFeatures", "Synapses", "n_synapse_shards",
+           "pair_shards", "merge_membership", "contact_dir", "synapses_dir",
            "contact_site_ids", "contact_options", "candidates_path", "synapse_model"]
 
 #: config sections the contact blocks depend on (cells depend on rag_max_gap_vx)
@@ -213,11 +223,30 @@ def _pair_index(ref_a, ref_b, a, b) -> np.ndarray:
     return pos
 
 
+_POINTS_BATCH_ROWS = 1 << 18
+
+
 def _organelles(task: SyconnTask, kind: str, cells: np.ndarray) -> tuple[pa.Table, pa.Table]:
-    """One kind's organelles cut into their parts per cell (:func:`split_organelles`)."""
+    """One kind's organelles cut into their parts per cell (:func:`split_organelles`), for
+    the parts in ``cells`` only: the surface points are read a batch at a time and only those
+    in ``cells`` kept (with every object's point count, which the parts' sizes share)."""
     d = organelle_dir(task, kind)
-    return split_organelles(read_parquet(d / "objects.parquet"),
-                            read_parquet(d / "points.parquet"), *read_sv_to_cell(task), cells)
+    objects = read_parquet(d / "objects.parquet")
+    sv_ids, cell_ids = read_sv_to_cell(task)
+    obj_ids = objects["id"].to_numpy().astype(np.uint64)
+    want = np.asarray(cells, np.uint64)
+    n_points = np.zeros(len(obj_ids) + 1, np.int64)
+    kept = []
+    f = pq.ParquetFile(d / "points.parquet")
+    for batch in f.iter_batches(batch_size=_POINTS_BATCH_ROWS):
+        org = batch.column("org_id").to_numpy().astype(np.uint64)
+        n_points += np.bincount(np.searchsorted(obj_ids, org), minlength=len(n_points))
+        cell = map_supervoxels(batch.column("sv_id").to_numpy(), sv_ids, cell_ids)
+        kept.append(pa.Table.from_batches([batch]).filter(
+            pa.array(np.isin(cell, want) & (cell != 0))))
+    points = pa.concat_tables(kept) if kept else f.schema_arrow.empty_table()
+    return split_organelles(objects, points, sv_ids, cell_ids, cells,
+                            n_points=n_points[:len(obj_ids)])
 
 
 #: settings that change the synapse classification only (not the candidates)
@@ -274,16 +303,49 @@ def candidate_radii(task: SyconnTask, syn: pa.Table, voxel_size_nm) -> tuple[np.
     return ra, rb
 
 
-class SynapseFeatures(SyconnTask):
-    """Synapse candidates and their features -> ``synapses_v4-<hash>/`` (Parquet, no SQL).
+#: cell-pair shards of the synapse candidates: one per this many blocks (fixed by the block
+#: grid, so results and files never depend on the number of workers)
+BLOCKS_PER_SYNAPSE_SHARD = 8
+MAX_SYNAPSE_SHARDS = 4096
+_MEMBERSHIP_CHUNK_ROWS = 1 << 20  # membership rows per merge step and row group
+_MEMBERSHIP_BATCH_ROWS = 1 << 16  # rows per read of a shard's membership
 
-    Groups the blocks' synapse-fragment voxels into candidates (:func:`group_synapses`),
-    measures the organelles of both partners near each (:func:`organelle_proximity`), their sj
-    objects (:func:`sj_object_shares`, :func:`sj_centre_offsets`, :func:`rival_ratio`), how thick
-    each partner is near it (:func:`candidate_radii`) and direction, and reduces the contact
-    sites.  What the
-    classifier (``Synapses``) and ``syconn train synapses`` read.
+
+def n_synapse_shards(n_blocks: int) -> int:
+    """Number of cell-pair shards of ``SynapseShard`` for a grid of ``n_blocks`` blocks."""
+    return max(1, min(MAX_SYNAPSE_SHARDS, -(-int(n_blocks) // BLOCKS_PER_SYNAPSE_SHARD)))
+
+
+def pair_shards(cell_a, cell_b, n_shards: int) -> np.ndarray:
+    """The shard of each cell pair: splitmix64 hash of ``(cell_a, cell_b)`` modulo ``n_shards``."""
+    return (_hash_cols(np.asarray(cell_a, np.uint64), np.asarray(cell_b, np.uint64))
+            % np.uint64(n_shards)).astype(np.int64)
+
+
+def synapse_shard_dir(task: SyconnTask) -> Path:
+    """The shards' folder, named by their number (a grid of another size, another folder)."""
+    return synapses_dir(task) / f"shards_{n_synapse_shards(len(task.blocks))}"
+
+
+_MEMBERSHIP_SCHEMA = pa.schema([("synapse_id", pa.uint64()), ("x", pa.int64()),
+                                ("y", pa.int64()), ("z", pa.int64())])
+
+
+class SynapseShard(SyconnTask):
+    """The synapse candidates of the cell pairs of one shard (:func:`pair_shards`) with their
+    per-candidate features -> ``synapses_v4-<hash>/shards_N/shard_KKKK/``.
+
+    Reads every block's synapse-fragment voxels and contact statistics one block at a time and
+    keeps its pairs' rows, so it holds one block plus its shard.  Candidates are grouped per
+    pair (:func:`group_synapses`); what crosses pairs is reduced apart: each sj object's
+    fragment voxels over all pairs (``spill_share``) are counted in every block as it passes
+    (:func:`sj_fragment_counts`), and the candidate-level features over all candidates
+    (``sj_share``, ``sj_overlap``, ``sj_prob_rival``) are left to ``SynapseFeatures``, which
+    gets each candidate's voxels per sj object (``sj_counts.parquet``).  Organelle proximity
+    needs only the organelles of the shard's partner cells.
     """
+
+    shard = luigi.IntParameter()
 
     def requires(self):
         req = {"blocks": [ContactBlock(working_dir=self.working_dir, block_index=b.index)
@@ -291,6 +353,186 @@ class SynapseFeatures(SyconnTask):
                "cells": Cells(working_dir=self.working_dir),
                "mi": Organelles(working_dir=self.working_dir, kind="mi"),
                "vc": Organelles(working_dir=self.working_dir, kind="vc")}
+        if self.cfg.inputs.sj:  # the sj objects' boxes (sj_centre_offsets)
+            req["sj"] = Organelles(working_dir=self.working_dir, kind="sj")
+        return req
+
+    def output(self):
+        return luigi.LocalTarget(str(synapse_shard_dir(self) / f"shard_{self.shard:04d}"))
+
+    def _read_blocks(self):
+        """This shard's fragment voxels and contact statistics, and every sj object's fragment
+        voxels over all pairs (None without sj objects)."""
+        n = n_synapse_shards(len(self.blocks))
+        folders = [t.path for t in self.input()["blocks"]]
+        voxels, stats, sj_counts = [], [], []
+        for i, f in enumerate(folders):
+            v = read_parquet(f"{f}/syn_voxels.parquet")
+            if "sj_id" in v.column_names:
+                sj_counts.append(sj_fragment_counts(v))
+            mine = pair_shards(v["cell_a"].to_numpy(), v["cell_b"].to_numpy(), n) == self.shard
+            voxels.append(v.filter(pa.array(mine)))
+            st = read_parquet(f"{f}/contact_stats.parquet")
+            mine = pair_shards(st["cell_a"].to_numpy(), st["cell_b"].to_numpy(), n) == self.shard
+            stats.append(st.filter(pa.array(mine)))
+            del v, st
+            if i % 8 == 7:
+                self.progress(i + 1, len(folders), "blocks read")
+        totals = add_sj_counts(sj_counts) if sj_counts else None
+        return pa.concat_tables(voxels), stats, totals
+
+    def run(self):
+        cfg = self.cfg
+        co = cfg.cell_objects
+        vs = tuple(cfg.dataset.voxel_size_nm)
+        voxels, stats, totals = self._read_blocks()
+        cs = contact_site_rows(stats, min_size_vx=co.min_obj_vx.cs)
+        del stats
+        sj_ids = voxels.select(["x", "y", "z", "sj_id"]) if "sj_id" in voxels.column_names \
+            else None
+        syn, memb = group_synapses(voxels, voxel_size_nm=vs, gap_nm=co.cs_gap_nm,
+                                   min_size_vx=co.min_obj_vx.syn_ssv, sym_thresh=co.sym_thresh,
+                                   large_gap_nm=co.cs_gap_large_nm,
+                                   spill_share=co.sj_spill_share, sj_totals=totals)
+        del voxels
+        sid = syn["synapse_id"].to_numpy()
+        if sj_ids is not None:
+            counts = sj_voxel_counts(memb, sj_ids)
+            sj_objects = read_parquet(organelle_dir(self, "sj") / "objects.parquet")
+        else:
+            counts = sj_objects = None
+        del sj_ids
+        main = main_sj_objects(sid, None, None, counts=counts)
+        centre_dist, extent = sj_centre_offsets(sid, memb, main, sj_objects, vs)
+        del sj_objects
+        self.progress(1, 3, "candidates grouped")
+
+        partners = np.unique(np.concatenate([syn["cell_a"].to_numpy(),
+                                             syn["cell_b"].to_numpy()]))
+        feats = syn
+        for kind in ("mi", "vc"):
+            objs, pts = _organelles(self, kind, partners)
+            prox = organelle_proximity(
+                syn, memb, objs, pts, kind=kind, voxel_size_nm=vs,
+                max_vert_dist_nm=getattr(co.max_vert_dist_nm, kind),
+                max_rep_coord_dist_nm=co.max_rep_coord_dist_nm)
+            del objs, pts
+            for name in prox.column_names[1:]:
+                feats = feats.append_column(name, prox[name])
+        self.progress(2, 3, "organelle features")
+
+        cs_ids = contact_site_ids(syn["cell_a"].to_numpy(), syn["cell_b"].to_numpy())
+        missing = ~np.isin(cs_ids, cs["id"].to_numpy())
+        if missing.any():
+            raise RuntimeError(f"{int(missing.sum())} synapse(s) without a contact site; "
+                               f"report this as a bug")
+        feats = feats.append_column("main_sj_id", pa.array(main, pa.uint64())) \
+            .append_column("sj_centre_dist_nm", pa.array(centre_dist)) \
+            .append_column("sj_extent_nm", pa.array(extent))
+        with atomic_path(self.output().path) as tmp:
+            tmp.mkdir()
+            write_parquet(feats, tmp / "candidates.parquet")
+            write_parquet(memb.cast(_MEMBERSHIP_SCHEMA), tmp / "membership.parquet")
+            write_parquet(cs, tmp / "contact_sites.parquet")
+            if counts is not None:
+                write_parquet(counts, tmp / "sj_counts.parquet")
+        self.progress(3, 3, "written")
+
+
+class _RowReader:
+    """The rows of a Parquet file in order, ``take(n)`` at a time (a batch or so in memory)."""
+
+    def __init__(self, path, schema: pa.Schema, batch_rows: int | None = None):
+        self._it = pq.ParquetFile(path).iter_batches(
+            batch_size=batch_rows or _MEMBERSHIP_BATCH_ROWS)
+        self._schema = schema
+        self._buf: list[pa.RecordBatch] = []
+        self._n = 0
+
+    def take(self, n: int) -> pa.Table:
+        while self._n < n:
+            try:
+                b = next(self._it)
+            except StopIteration:
+                raise RuntimeError("shard membership shorter than its candidates' sizes; "
+                                   "report this as a bug") from None
+            self._buf.append(b)
+            self._n += b.num_rows
+        t = pa.Table.from_batches(self._buf, schema=self._schema).cast(self._schema)
+        out, rest = t.slice(0, n), t.slice(n)
+        self._buf, self._n = rest.to_batches(), rest.num_rows
+        return out
+
+    def exhausted(self) -> bool:
+        return self._n == 0 and next(self._it, None) is None
+
+
+def merge_membership(paths: list, shard: np.ndarray, size: np.ndarray, synapse_ids: np.ndarray,
+                     out, *, chunk_rows: int | None = None) -> None:
+    """Write the shards' membership files as one, in the merged candidates' order.
+
+    ``shard``, ``size`` and ``synapse_ids``: per merged candidate (in the output order) its
+    shard (index into ``paths``), voxel count and id.  Each shard's file lists its candidates'
+    voxels in the shard's candidate order, which the merged order keeps; so the output is
+    written a chunk of about ``chunk_rows`` rows at a time, taking the next rows of each
+    shard's file, and only a chunk and one batch per shard are in memory.
+    """
+    chunk_rows = int(chunk_rows or _MEMBERSHIP_CHUNK_ROWS)
+    readers = [_RowReader(p, _MEMBERSHIP_SCHEMA) for p in paths]
+    size = np.asarray(size, np.int64)
+    ends = np.cumsum(size)
+    cut = np.searchsorted(ends, np.arange(chunk_rows, int(ends[-1]) if len(ends) else 0,
+                                          chunk_rows), side="left") + 1
+    bounds = np.unique(np.concatenate([[0], cut, [len(size)]]))
+    with atomic_path(out) as tmp:
+        with pq.ParquetWriter(tmp, _MEMBERSHIP_SCHEMA, compression="zstd") as w:
+            if not len(size):
+                w.write_table(_MEMBERSHIP_SCHEMA.empty_table())
+            for i0, i1 in zip(bounds[:-1], bounds[1:]):
+                sh, sz = shard[i0:i1], size[i0:i1]
+                parts, base = [], np.zeros(len(paths), np.int64)
+                at = 0
+                for k in np.unique(sh).tolist():
+                    base[k] = at
+                    t = readers[k].take(int(sz[sh == k].sum()))
+                    parts.append(t)
+                    at += t.num_rows
+                # each candidate's first row: its shard's base plus the sizes before it there
+                before = np.zeros(len(sz), np.int64)
+                for k in np.unique(sh).tolist():
+                    m = sh == k
+                    before[m] = np.cumsum(sz[m]) - sz[m]
+                first = base[sh] + before
+                idx = np.repeat(first - np.cumsum(np.r_[0, sz[:-1]]), sz) + np.arange(sz.sum())
+                chunk = pa.concat_tables(parts).take(pa.array(idx))
+                if not np.array_equal(chunk["synapse_id"].to_numpy(),
+                                      np.repeat(synapse_ids[i0:i1], sz)):
+                    raise RuntimeError("shard membership out of step with its candidates; "
+                                       "report this as a bug")
+                w.write_table(chunk)
+    if not all(r.exhausted() for r in readers):
+        raise RuntimeError("shard membership longer than its candidates' sizes; "
+                           "report this as a bug")
+
+
+class SynapseFeatures(SyconnTask):
+    """Synapse candidates and their features -> ``synapses_v4-<hash>/`` (Parquet, no SQL).
+
+    Merges the cell-pair shards (``SynapseShard``: candidates grouped by
+    :func:`group_synapses`, the organelles of both partners near each by
+    :func:`organelle_proximity`, their main sj object and :func:`sj_centre_offsets`) in the
+    order of one unsharded run: candidates by cell pair then first voxel, contact sites by cell
+    pair, membership in candidate order.  Then what compares candidates across pairs, on
+    candidate-sized tables: :func:`sj_object_shares` (from the shards' per-object voxel
+    counts) and :func:`rival_ratio`; and how thick each partner is near each candidate
+    (:func:`candidate_radii`, block by block) and direction.  What the classifier
+    (``Synapses``) and ``syconn train synapses`` read.
+    """
+
+    def requires(self):
+        n = n_synapse_shards(len(self.blocks))
+        req = {"shards": [SynapseShard(working_dir=self.working_dir, shard=k) for k in range(n)],
+               "cells": Cells(working_dir=self.working_dir)}
         if self.cfg.inputs.sj:  # the sj objects' sizes (sj_overlap)
             req["sj"] = Organelles(working_dir=self.working_dir, kind="sj")
         return req
@@ -303,59 +545,50 @@ class SynapseFeatures(SyconnTask):
 
     def run(self):
         cfg = self.cfg
-        co = cfg.cell_objects
         vs = tuple(cfg.dataset.voxel_size_nm)
-        folders = [t.path for t in self.input()["blocks"]]
-        stats = [read_parquet(f"{f}/contact_stats.parquet") for f in folders]
-        cs = contact_site_rows(stats, min_size_vx=co.min_obj_vx.cs)
-        self.progress(1, 4, "contact sites")
+        shards = [Path(t.path) for t in self.input()["shards"]]
+        cand = [read_parquet(d / "candidates.parquet") for d in shards]
+        of = np.repeat(np.arange(len(shards)), [t.num_rows for t in cand])
+        cand = pa.concat_tables(cand)
+        # a pair lies in one shard, sorted there: a stable sort by pair is the unsharded order
+        order = np.lexsort((cand["cell_b"].to_numpy(), cand["cell_a"].to_numpy()))
+        cand = cand.take(pa.array(order))
+        of = of[order]
+        sid = cand["synapse_id"].to_numpy()
+        if len(np.unique(sid)) != len(sid):  # 63-bit hash: astronomically unlikely
+            raise RuntimeError("synapse id hash collision; report this as a bug")
+        cs = pa.concat_tables([read_parquet(d / "contact_sites.parquet") for d in shards])
+        cs = cs.take(pa.array(np.lexsort((cs["cell_b"].to_numpy(), cs["cell_a"].to_numpy()))))
+        if len(np.unique(cs["id"].to_numpy())) != cs.num_rows:
+            raise RuntimeError("contact-site id hash collision; report this as a bug")
+        self.progress(1, 4, "shards merged")
 
-        voxels = pa.concat_tables([read_parquet(f"{f}/syn_voxels.parquet") for f in folders])
-        sj_ids = voxels.select(["x", "y", "z", "sj_id"]) if "sj_id" in voxels.column_names \
-            else None
-        syn, memb = group_synapses(voxels, voxel_size_nm=vs, gap_nm=co.cs_gap_nm,
-                                   min_size_vx=co.min_obj_vx.syn_ssv, sym_thresh=co.sym_thresh,
-                                   large_gap_nm=co.cs_gap_large_nm,
-                                   spill_share=co.sj_spill_share)
-        del voxels
-        sj_sizes = read_parquet(organelle_dir(self, "sj") / "objects.parquet") \
-            if sj_ids is not None else None
-        share, overlap = sj_object_shares(syn["synapse_id"].to_numpy(), memb, sj_ids, sj_sizes)
-        main = main_sj_objects(syn["synapse_id"].to_numpy(), memb, sj_ids)
-        centre_dist, extent = sj_centre_offsets(syn["synapse_id"].to_numpy(), memb, main,
-                                                sj_sizes, vs)
-        self.progress(2, 4, "candidates grouped")
-
-        partners = np.unique(np.concatenate([syn["cell_a"].to_numpy(),
-                                             syn["cell_b"].to_numpy()]))
-        feats = pa.table({"cell_a": syn["cell_a"], "cell_b": syn["cell_b"]})
-        for kind in ("mi", "vc"):
-            objs, pts = _organelles(self, kind, partners)
-            prox = organelle_proximity(
-                syn, memb, objs, pts, kind=kind, voxel_size_nm=vs,
-                max_vert_dist_nm=getattr(co.max_vert_dist_nm, kind),
-                max_rep_coord_dist_nm=co.max_rep_coord_dist_nm)
-            for name in prox.column_names[1:]:
-                feats = feats.append_column(name, prox[name])
-        self.progress(3, 4, "organelle features")
+        if cfg.inputs.sj:
+            counts = pa.concat_tables([read_parquet(d / "sj_counts.parquet") for d in shards])
+            sj_sizes = read_parquet(organelle_dir(self, "sj") / "objects.parquet")
+            share, overlap = sj_object_shares(sid, None, None, sj_sizes, counts=counts)
+            del counts, sj_sizes
+        else:
+            share, overlap = sj_object_shares(sid, None, None)
+        syn = cand.select(SYNAPSES_SCHEMA.names)
         radius_a, radius_b = candidate_radii(self, syn, vs)
+        self.progress(2, 4, "partner radii")
 
-        cs_ids = contact_site_ids(syn["cell_a"].to_numpy(), syn["cell_b"].to_numpy())
-        missing = ~np.isin(cs_ids, cs["id"].to_numpy())
-        if missing.any():
-            raise RuntimeError(f"{int(missing.sum())} synapse(s) without a contact site; "
-                               f"report this as a bug")
-        rows = synapse_rows(syn, feats, cs_ids=cs_ids,
+        rows = synapse_rows(syn, cand, cs_ids=contact_site_ids(syn["cell_a"].to_numpy(),
+                                                                syn["cell_b"].to_numpy()),
                             partner_extra={"radius_nm": (radius_a, radius_b)},
                             extra={"sj_share": share, "sj_overlap": overlap,
-                                   "sj_centre_dist_nm": centre_dist, "sj_extent_nm": extent})
+                                   "sj_centre_dist_nm": cand["sj_centre_dist_nm"].to_numpy(
+                                       zero_copy_only=False),
+                                   "sj_extent_nm": cand["sj_extent_nm"].to_numpy(
+                                       zero_copy_only=False)})
         # the cleft against the bouton's contacts with bystanders on the same blob
         pre = rows["cell_pre"].fill_null(0).to_numpy().astype(np.uint64)
         rows = rows.append_column("sj_prob_rival", pa.array(rival_ratio(
-            rows["sj_prob_mean"].to_numpy(), main, pre)))
-        write_parquet(memb.cast(pa.schema([("synapse_id", pa.uint64()), ("x", pa.int64()),
-                                           ("y", pa.int64()), ("z", pa.int64())])),
-                      self.output()["membership"].path)
+            rows["sj_prob_mean"].to_numpy(), cand["main_sj_id"].to_numpy(), pre)))
+        self.progress(3, 4, "candidate features")
+        merge_membership([d / "membership.parquet" for d in shards], of,
+                         syn["size_vx"].to_numpy(), sid, self.output()["membership"].path)
         write_parquet(cs, self.output()["contact_sites"].path)
         write_parquet(rows, self.output()["candidates"].path)
         self.progress(4, 4, "written")

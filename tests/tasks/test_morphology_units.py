@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from syconn.config import config_from_dict
@@ -16,8 +17,10 @@ from syconn.tasks.morphology import (
     read_pieces,
     skeleton_candidates,
     skeleton_merge_args,
+    synapse_voxels,
     write_pieces,
 )
+from syconn.tasks.synapses import merge_membership, n_synapse_shards, pair_shards
 
 
 def test_pieces_round_trip_by_shard(tmp_path):
@@ -76,3 +79,61 @@ def test_merge_args_come_from_the_skeleton_section(tmp_path):
     assert len(dirs) == 3
     with pytest.raises(ConfigError, match="bend_tolerance"):
         config_from_dict({"skeleton": {"bend_tolerance": 0}})
+
+
+def _membership(ids, sizes, x0=0):
+    sid = np.repeat(np.asarray(ids, np.uint64), sizes)
+    x = np.arange(len(sid), dtype=np.int64) + x0
+    return pa.table({"synapse_id": sid, "x": x, "y": x * 2, "z": x * 3})
+
+
+@pytest.mark.parametrize("batch_rows", [1, 2, 3, 7, 100])
+def test_synapse_voxels_one_synapse_at_a_time_across_batches(tmp_path, batch_rows):
+    # synapses 9 (3 voxels), 4 (1), 7 (2), 5 (1), in file order; batches split them anywhere
+    t = _membership([9, 4, 7, 5], [3, 1, 2, 1])
+    pq.write_table(t, tmp_path / "m.parquet", row_group_size=2)
+    got = [(i, v.tolist()) for i, v in synapse_voxels(tmp_path / "m.parquet",
+                                                       batch_rows=batch_rows)]
+    assert got == [(9, [[0, 0, 0], [1, 2, 3], [2, 4, 6]]), (4, [[3, 6, 9]]),
+                   (7, [[4, 8, 12], [5, 10, 15]]), (5, [[6, 12, 18]])]
+    pq.write_table(_membership([], []), tmp_path / "e.parquet")
+    assert list(synapse_voxels(tmp_path / "e.parquet")) == []
+
+
+def test_synapse_voxels_want_each_synapse_together(tmp_path):
+    pq.write_table(_membership([9, 4, 9], [1, 1, 1]), tmp_path / "m.parquet")
+    with pytest.raises(RuntimeError, match="rows of synapse 9 are not together"):
+        list(synapse_voxels(tmp_path / "m.parquet", batch_rows=2))
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 3, 50])
+def test_merge_membership_interleaves_the_shards(tmp_path, chunk_rows):
+    # merged order: 1 (shard 0, 2 voxels), 2 (shard 1, 3), 3 (shard 0, 1), 4 (shard 1, 1)
+    pq.write_table(_membership([1, 3], [2, 1]), tmp_path / "s0.parquet")
+    pq.write_table(_membership([2, 4], [3, 1], x0=100), tmp_path / "s1.parquet")
+    paths = [tmp_path / "s0.parquet", tmp_path / "s1.parquet"]
+    merge_membership(paths, np.array([0, 1, 0, 1]), np.array([2, 3, 1, 1]),
+                     np.array([1, 2, 3, 4], np.uint64), tmp_path / "m.parquet",
+                     chunk_rows=chunk_rows)
+    m = pq.read_table(tmp_path / "m.parquet")
+    assert m["synapse_id"].to_pylist() == [1, 1, 2, 2, 2, 3, 4]
+    assert m["x"].to_pylist() == [0, 1, 100, 101, 102, 2, 103]
+    # sizes that do not add up to the shards' rows are a bug, said so
+    with pytest.raises(RuntimeError, match="longer than its candidates"):
+        merge_membership(paths, np.array([0, 1, 0]), np.array([2, 3, 1]),
+                         np.array([1, 2, 3], np.uint64), tmp_path / "m2.parquet")
+    with pytest.raises(RuntimeError, match="shorter than its candidates"):
+        merge_membership(paths, np.array([0, 1, 0, 1]), np.array([2, 2, 2, 1]),
+                         np.array([1, 2, 3, 4], np.uint64), tmp_path / "m3.parquet")
+    with pytest.raises(RuntimeError, match="out of step"):  # the right counts, cut wrongly
+        merge_membership(paths, np.array([0, 1, 0, 1]), np.array([1, 3, 2, 1]),
+                         np.array([1, 2, 3, 4], np.uint64), tmp_path / "m3.parquet")
+
+
+def test_synapse_shards_from_the_grid_and_the_pair():
+    assert [n_synapse_shards(n) for n in (1, 8, 9, 64)] == [1, 1, 2, 8]
+    a = np.array([1, 1, 2, 5], np.uint64)
+    b = np.array([2, 3, 9, 6], np.uint64)
+    k = pair_shards(a, b, 4)
+    assert k.dtype == np.int64 and ((k >= 0) & (k < 4)).all()
+    assert (pair_shards(a, b, 4) == k).all() and (pair_shards(a, b, 1) == 0).all()

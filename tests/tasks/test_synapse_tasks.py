@@ -12,10 +12,12 @@ import shutil
 import luigi
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as papq
 import pytest
 
 from syconn.db import run_query
-from syconn.tasks import MatrixExport, Synapses
+from syconn.tasks import MatrixExport, SynapseFeatures, Synapses
+from syconn.tasks import synapses as synapse_tasks
 from syconn.tasks.matrix import CONN_MAT_COLUMNS
 from syconn.workdir import init_from_synth, open_engine
 
@@ -81,6 +83,38 @@ def test_other_block_shape_same_ids_and_rows(ref, data, tmp_path):
     for name in ("contact_sites", "synapses"):
         pd.testing.assert_frame_equal(table(wd, name), table(ref, name), check_exact=False,
                                       rtol=1e-9, obj=name)
+
+
+@pytest.mark.parametrize("blocks_per_shard, n_shards", [(3, 3), (1, 8)])
+def test_shards_give_the_unsharded_tables(ref, data, tmp_path, monkeypatch, blocks_per_shard,
+                                          n_shards):
+    """Candidates, membership and contact sites of several cell-pair shards are those of one
+    shard (the reference's 8 blocks make one), row for row, ids and order included."""
+    feats = SynapseFeatures(working_dir=str(ref))
+    assert synapse_tasks.n_synapse_shards(len(feats.blocks)) == 1
+    one = {k: papq.read_table(t.path) for k, t in feats.output().items()}
+    wd = make_wd(tmp_path / "wd", data)
+    shutil.copytree(ref / "steps", wd / "steps")
+    sharded = SynapseFeatures(working_dir=str(wd))
+    for t in sharded.output().values():
+        (wd / t.path).unlink()
+    monkeypatch.setattr(synapse_tasks, "BLOCKS_PER_SYNAPSE_SHARD", blocks_per_shard)
+    # membership merged a few rows at a time, read back in smaller batches
+    monkeypatch.setattr(synapse_tasks, "_MEMBERSHIP_CHUNK_ROWS", 1000)
+    monkeypatch.setattr(synapse_tasks, "_MEMBERSHIP_BATCH_ROWS", 300)
+    build(sharded)
+    shards = sorted((synapse_tasks.synapse_shard_dir(sharded)).glob("shard_*"))
+    assert len(shards) == n_shards
+    per_shard = [papq.read_table(d / "candidates.parquet") for d in shards]
+    assert sum(t.num_rows > 0 for t in per_shard) >= 2  # the candidates are spread
+    for k, t in sharded.output().items():
+        got = papq.read_table(t.path)
+        assert got.schema == one[k].schema, k
+        assert got.equals(one[k]), k
+    # the merged candidates interleave the shards (their order is rebuilt, not concatenated)
+    shard_of = {sid: i for i, t in enumerate(per_shard) for sid in t["synapse_id"].to_pylist()}
+    seq = [shard_of[int(i)] for i in one["candidates"]["id"].to_pylist()]
+    assert seq != sorted(seq)
 
 
 def test_direction_and_sign_agree_with_ground_truth(ref, data):
