@@ -231,29 +231,52 @@ def cell(
     cell_id: int = typer.Argument(..., help="cell id (its smallest supervoxel id)"),
     fmt: OutputFormat = FORMAT_OPT,
 ) -> None:
-    """One cell: its attributes, and its partners out (it is presynaptic) and in."""
+    """One cell: its attributes, cell type (status, class probabilities), compartments (cable,
+    synapses in and out), its partners out (it is presynaptic) and in, with their types, and
+    its synapses summed by partner type."""
     from syconn.db import run_query
-    from syconn.db.queries import CELL, CELL_PARTNERS_IN, CELL_PARTNERS_OUT
+    from syconn.db.queries import (
+        CELL, CELL_BY_PARTNER_TYPE, CELL_COMPARTMENTS, CELL_PARTNERS_IN, CELL_PARTNERS_OUT,
+        CELL_TYPE,
+    )
     from syconn.errors import InputError
 
     engine = _ro(wd)
     cols, rows = run_query(engine, CELL, {"id": cell_id})
     if not rows:
         raise InputError(f"cell {cell_id}: no such cell in {wd} (see 'syconn cells {wd}')")
+    _, type_rows = run_query(engine, CELL_TYPE, {"id": cell_id})
+    cols, attrs = list(cols) + ["cell_type_status"], list(rows[0]) + [type_rows[0][0]]
+    probs = [(t, p) for _, t, p in type_rows if t is not None]
+    comp_c, comp_r = run_query(engine, CELL_COMPARTMENTS, {"id": cell_id})
     out_c, out_r = run_query(engine, CELL_PARTNERS_OUT, {"id": cell_id})
     in_c, in_r = run_query(engine, CELL_PARTNERS_IN, {"id": cell_id})
+    by_c, by_r = run_query(engine, CELL_BY_PARTNER_TYPE, {"id": cell_id})
     if fmt is OutputFormat.json:
         import json
 
         from syconn.output import _json_value
-        print(json.dumps({"cell": {c: _json_value(v) for c, v in zip(cols, rows[0])},
-                          "partners_out": [dict(zip(out_c, map(_json_value, r))) for r in out_r],
-                          "partners_in": [dict(zip(in_c, map(_json_value, r))) for r in in_r]},
-                         indent=1))
+
+        def recs(c, r):
+            return [dict(zip(c, map(_json_value, x))) for x in r]
+
+        print(json.dumps({"cell": {c: _json_value(v) for c, v in zip(cols, attrs)},
+                          "cell_type_probabilities": {t: p for t, p in probs},
+                          "compartments": recs(comp_c, comp_r),
+                          "partners_out": recs(out_c, out_r),
+                          "partners_in": recs(in_c, in_r),
+                          "by_partner_type": recs(by_c, by_r)}, indent=1))
         return
-    print_rows(["attribute", "value"], list(zip(cols, rows[0])), fmt, title=f"cell {cell_id}")
+    print_rows(["attribute", "value"], list(zip(cols, attrs)), fmt, title=f"cell {cell_id}")
+    if probs:
+        print_rows(["cell_type", "probability"], probs, fmt,
+                   title=f"cell {cell_id}: cell type probabilities")
+    if comp_r:
+        print_rows(comp_c, comp_r, fmt, title=f"cell {cell_id}: compartments")
     print_rows(out_c, out_r, fmt, title=f"cell {cell_id} -> partners (outgoing)")
     print_rows(in_c, in_r, fmt, title=f"partners -> cell {cell_id} (incoming)")
+    if by_r:
+        print_rows(by_c, by_r, fmt, title=f"cell {cell_id}: synapses by partner type")
 
 
 @app.command()
@@ -491,6 +514,54 @@ def train_compartments_cmd(
                        validation=parse_seeds(validation), workdir=workdir, size_um=size_um,
                        seed=seed, n_trees=trees, min_samples_leaf=min_leaf, workers=workers,
                        log=typer.echo)
+
+
+@train_app.command("celltypes")
+def train_celltypes_cmd(
+    out: Path = typer.Argument(..., help="model file to write (.npz)"),
+    synthetic: Optional[str] = typer.Option(None, "--synthetic", help="seeds of the synthetic "
+                                            "training volumes, e.g. 900-903 (syconn synth "
+                                            "--variation)"),
+    validation: Optional[str] = typer.Option(None, "--validation", help="seeds of the volumes "
+                                             "that choose the cable floor (with --synthetic)"),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="CSV of cell_id, cell_type "
+                                          "(any class names) of cells of --wd"),
+    wd: Optional[Path] = typer.Option(None, "--wd", help="processed working directory the "
+                                      "--labels name cells of"),
+    workdir: Path = typer.Option(Path("syconn_train"), "--workdir",
+                                 help="where the synthetic volumes and their runs go"),
+    size_um: float = typer.Option(6.0, "--size-um", min=1.0, help="edge of each volume (um)"),
+    min_cable_um: float = typer.Option(0.0, "--min-cable-um", min=0.0, help="with --labels: "
+                                       "cells with less skeleton cable get no type"),
+    folds: int = typer.Option(5, "--folds", min=2, help="with --labels: cross-validation folds"),
+    seed: int = typer.Option(0, help="seed of the forest"),
+    trees: int = typer.Option(200, "--trees", min=1),
+    min_leaf: int = typer.Option(2, "--min-leaf", min=1, help="minimum cells per leaf"),
+    workers: int = typer.Option(2, "--workers", "-j", min=1, help="parallel worker processes"),
+) -> None:
+    """Train the cell type model: from synthetic ground truth (--synthetic, --validation) or
+    from a user's labelled cells of a processed working directory (--labels, --wd; a
+    cross-validated report is printed); writes the model."""
+    from syconn.celltypes import train_celltypes, train_celltypes_from_labels
+    from syconn.errors import InputError
+    from syconn.train import parse_seeds
+
+    if labels is not None:
+        if synthetic or validation:
+            raise InputError("--labels: give either --labels with --wd or --synthetic with "
+                             "--validation, not both")
+        if wd is None:
+            raise InputError("--labels: name the processed working directory with --wd")
+        train_celltypes_from_labels(out, wd, labels, folds=folds, seed=seed, n_trees=trees,
+                                    min_samples_leaf=min_leaf, min_cable_um=min_cable_um,
+                                    log=typer.echo)
+        return
+    if not synthetic or not validation:
+        raise InputError("celltypes: give --synthetic and --validation seeds, or --labels "
+                         "with --wd")
+    train_celltypes(out, synthetic=parse_seeds(synthetic), validation=parse_seeds(validation),
+                    workdir=workdir, size_um=size_um, seed=seed, n_trees=trees,
+                    min_samples_leaf=min_leaf, workers=workers, log=typer.echo)
 
 
 @app.command("model")

@@ -85,25 +85,11 @@ def prepare_compartment_synthetic(seed: int, workdir, *, size_um: float = COMPAR
     """Synthesise varied volume ``seed`` under ``workdir`` and run the pipeline on it up to
     what the compartment step reads; returns ``(working directory, data)``.  Each stage is
     reused when present."""
-    from syconn.runner import run_pipeline
-    from syconn.synth.command import generate
     from syconn.tasks.compartments import CompartmentInputs
-    from syconn.synth.variation import Variation
-    from syconn.train import synth_shape
-    from syconn.workdir import SYNTH_META, init_from_synth
+    from syconn.train import prepare_synthetic
 
-    if int(seed) != seed or seed < 0:
-        raise InputError(f"seed: got {seed!r}, expected a non-negative integer")
-    root = Path(workdir) / f"comp_{seed}"
-    data, wd = root / "data", root / "wd"
-    if not (data / SYNTH_META).is_file():
-        generate(data, shape_xyz=synth_shape(Variation.draw(seed).voxel_size_nm, size_um),
-                 seed=seed, variation=True, log=log)
-    if not (wd / "config.yml").is_file():
-        init_from_synth(wd, data, name=f"comp_{seed}")
-    run_pipeline(wd, workers=workers, log=lambda m: None,
-                 task=CompartmentInputs(working_dir=str(wd)))
-    return wd, data
+    return prepare_synthetic(seed, workdir, size_um=size_um, workers=workers, log=log,
+                             prefix="comp", task=CompartmentInputs)
 
 
 def synthetic_node_samples(wd, data) -> dict[str, np.ndarray]:

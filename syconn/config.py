@@ -321,6 +321,18 @@ class CompartmentsConfig:
 
 
 @dataclass
+class CellTypesConfig:
+    """Cell types (reference §1.12; here from per-cell features, ``syconn.ml.celltypes``)."""
+
+    enabled: bool = _f(True, doc="type every cell with enough skeleton cable: cells.cell_type, "
+                                 "cell_type_certainty, cell_type_probabilities")
+    model: str = _f("", doc="cell type model file (syconn train celltypes); empty: the one "
+                            "shipped with syconn")
+    min_cable_um: float | None = _f(None, ge=0, doc="cells with less skeleton cable (um) get no "
+                                                    "type; null: the model card's")
+
+
+@dataclass
 class Config:
     """The whole ``config.yml``."""
 
@@ -333,6 +345,7 @@ class Config:
     skeleton: SkeletonConfig = _f(SkeletonConfig())
     views: ViewsConfig = _f(ViewsConfig())
     compartments: CompartmentsConfig = _f(CompartmentsConfig())
+    celltypes: CellTypesConfig = _f(CellTypesConfig())
 
     def db_url(self, wd: Path | str) -> str:
         """The database URL of working directory ``wd`` (SQLite in ``wd`` by default)."""

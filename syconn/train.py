@@ -86,24 +86,29 @@ def synth_shape(voxel_size_nm, size_um: float = SYNTH_SIZE_UM) -> tuple[int, int
 
 
 def prepare_synthetic(seed: int, workdir, *, size_um: float = SYNTH_SIZE_UM, workers: int = 2,
-                      log: Callable[[str], None] = print) -> tuple[Path, Path]:
-    """Synthesise varied volume ``seed`` under ``workdir`` and run it up to the candidates;
-    returns ``(working directory, data folder)``.  Each stage is reused when present."""
+                      log: Callable[[str], None] = print, prefix: str = "synth",
+                      task: Callable[[str], object] | None = None) -> tuple[Path, Path]:
+    """Synthesise varied volume ``seed`` under ``workdir`` (``PREFIX_SEED/data``) and run it up
+    to ``task(working dir)`` (default: the synapse candidates, ``SynapseFeatures``) in
+    ``PREFIX_SEED/wd``; returns ``(working directory, data folder)``.  Each stage is reused
+    when present."""
     from syconn.runner import run_pipeline
     from syconn.synth.command import generate
     from syconn.synth.variation import Variation
-    from syconn.tasks import SynapseFeatures
     from syconn.workdir import SYNTH_META, init_from_synth
 
-    root = Path(workdir) / f"synth_{seed}"
+    if int(seed) != seed or seed < 0:
+        raise InputError(f"seed: got {seed!r}, expected a non-negative integer")
+    if task is None:
+        from syconn.tasks import SynapseFeatures as task
+    root = Path(workdir) / f"{prefix}_{seed}"
     data, wd = root / "data", root / "wd"
     if not (data / SYNTH_META).is_file():
         shape = synth_shape(Variation.draw(seed).voxel_size_nm, size_um)
         generate(data, shape_xyz=shape, seed=seed, variation=True, log=log)
     if not (wd / "config.yml").is_file():
-        init_from_synth(wd, data, name=f"synth_{seed}")
-    run_pipeline(wd, workers=workers, log=lambda m: None,
-                 task=SynapseFeatures(working_dir=str(wd)))
+        init_from_synth(wd, data, name=f"{prefix}_{seed}")
+    run_pipeline(wd, workers=workers, log=lambda m: None, task=task(working_dir=str(wd)))
     return wd, data
 
 

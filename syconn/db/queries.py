@@ -21,13 +21,46 @@ LIMIT :limit
 CELL = "SELECT * FROM cells_full WHERE id = :id"
 
 CELL_PARTNERS_OUT = """
-SELECT cell_post AS partner, n_synapses, sum_area_um2, sign, mean_syn_prob
-FROM connections WHERE cell_pre = :id ORDER BY sum_area_um2 DESC
+SELECT c.cell_post AS partner, c.n_synapses, c.sum_area_um2, c.sign, c.mean_syn_prob,
+       p.cell_type AS partner_type
+FROM connections c LEFT JOIN cells p ON p.id = c.cell_post
+WHERE c.cell_pre = :id ORDER BY c.sum_area_um2 DESC
 """
 
 CELL_PARTNERS_IN = """
-SELECT cell_pre AS partner, n_synapses, sum_area_um2, sign, mean_syn_prob
-FROM connections WHERE cell_post = :id ORDER BY sum_area_um2 DESC
+SELECT c.cell_pre AS partner, c.n_synapses, c.sum_area_um2, c.sign, c.mean_syn_prob,
+       p.cell_type AS partner_type
+FROM connections c LEFT JOIN cells p ON p.id = c.cell_pre
+WHERE c.cell_post = :id ORDER BY c.sum_area_um2 DESC
+"""
+
+#: a cell's type status and class probabilities (cell type step)
+CELL_TYPE = """
+SELECT c.cell_type_status, p.cell_type, p.probability
+FROM cells c LEFT JOIN cell_type_probabilities p ON p.cell_id = c.id
+WHERE c.id = :id ORDER BY p.probability DESC
+"""
+
+#: a cell's compartments (compartment step): cable, separate runs, synapses in and out
+CELL_COMPARTMENTS = """
+SELECT name AS compartment, cable_um, n_objects, n_syn_in, n_syn_out
+FROM cell_compartments WHERE cell_id = :id ORDER BY compartment
+"""
+
+#: a cell's thresholded synapses summed by the partner's cell type, out and in
+CELL_BY_PARTNER_TYPE = """
+SELECT 'out' AS direction, p.cell_type AS partner_type, COUNT(*) AS n_partners,
+       SUM(c.n_synapses) AS n_synapses, SUM(c.n_symmetric) AS n_symmetric,
+       SUM(c.sum_area_um2) AS sum_area_um2
+FROM connections c LEFT JOIN cells p ON p.id = c.cell_post
+WHERE c.cell_pre = :id GROUP BY p.cell_type
+UNION ALL
+SELECT 'in' AS direction, p.cell_type AS partner_type, COUNT(*) AS n_partners,
+       SUM(c.n_synapses) AS n_synapses, SUM(c.n_symmetric) AS n_symmetric,
+       SUM(c.sum_area_um2) AS sum_area_um2
+FROM connections c LEFT JOIN cells p ON p.id = c.cell_pre
+WHERE c.cell_post = :id GROUP BY p.cell_type
+ORDER BY direction DESC, partner_type
 """
 
 STATUS = """

@@ -43,6 +43,8 @@ metadata = MetaData()
 DIRECTION_SOURCE_COMMENT = ("'vesicles' (the vesicle rule), 'compartments' (the partners' "
                             "compartments, the vesicle rule undecided or overruled), 'both' "
                             "(they agree); NULL: direction unknown")
+CELL_TYPE_STATUS_COMMENT = ("'ok' (typed), 'too_small' (less skeleton cable than the cell type "
+                            "model judges), 'no_skeleton'; NULL before the cell type step")
 
 
 def _bbox() -> list[Column]:
@@ -135,6 +137,8 @@ cells = Table(
            comment="'ok', 'too_small' (bounding-box diagonal below min_cc_size_ssv), 'empty' "
                    "(no skeleton path found); NULL before the skeleton step"),
     Column("n_skeleton_nodes", BigInteger),
+    # migration 0014: why a cell has no type
+    Column("cell_type_status", Text, comment=CELL_TYPE_STATUS_COMMENT),
     comment="agglomerated cells (connected components of the agglomeration graph)",
 )
 
@@ -200,6 +204,14 @@ synapses = Table(
     comment="synapses between cells, with partners, sign and probability",
 )
 
+cell_type_probabilities = Table(
+    "cell_type_probabilities", metadata,
+    Column("cell_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("cell_type", Text, primary_key=True, comment="a class of the cell type model"),
+    Column("probability", Float, nullable=False,
+           comment="the model's probability of the class (the classes of a cell sum to 1)"),
+    comment="per typed cell and class of the cell type model: its probability",
+)
 cell_compartments = Table(
     "cell_compartments", metadata,
     Column("cell_id", BigInteger, primary_key=True, autoincrement=False),

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from syconn.errors import InputError, ModelError
-from syconn.ml.cardfile import read_card_file, write_card_file
-from syconn.ml.forest import Forest, forest_from_sklearn, forest_proba
+from syconn.errors import InputError
+from syconn.ml.cardfile import write_card_file
+from syconn.ml.forest import Forest, forest_from_sklearn, forest_proba, read_forest_file
 from syconn.proc.compartments import FEATURE_NAMES, bouton_kinds, smooth_proba
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "MODEL_CLASSES", "CompartmentModel", "fit_forest",
@@ -140,20 +140,7 @@ def default_compartment_model_path() -> Path:
 
 def load_compartment_model(path=None) -> CompartmentModel:
     """Read a compartment model file (default: the shipped one), checking its card first."""
-    path = Path(path) if path else default_compartment_model_path()
-
-    def fail(why: str) -> ModelError:
-        return ModelError(f"{path}: {why}")
-
-    card, arrays = read_card_file(path, FORMAT, FORMAT_VERSION, "compartment model", fail)
-    if list(card.get("features", [])) != list(FEATURE_NAMES):
-        raise fail("its features are not this syconn's compartment features "
-                   f"({len(card.get('features', []))} named, {len(FEATURE_NAMES)} expected)")
-    try:
-        forest = Forest.from_arrays(arrays, len(FEATURE_NAMES))
-    except (InputError, KeyError) as exc:
-        raise fail(f"corrupt model ({exc})") from None
-    if forest.value.ndim != 2 or forest.value.shape[1] != len(MODEL_CLASSES):
-        raise fail(f"corrupt model (leaf values of shape {forest.value.shape}, expected "
-                   f"(n, {len(MODEL_CLASSES)}))")
+    card, forest = read_forest_file(path or default_compartment_model_path(), FORMAT,
+                                    FORMAT_VERSION, "compartment model", FEATURE_NAMES,
+                                    lambda card, fail: len(MODEL_CLASSES))
     return CompartmentModel(forest=forest, card=card)

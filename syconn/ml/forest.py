@@ -25,7 +25,7 @@ from numba import njit
 
 from syconn.errors import InputError
 
-__all__ = ["Forest", "forest_from_sklearn", "forest_proba"]
+__all__ = ["Forest", "forest_from_sklearn", "forest_proba", "read_forest_file"]
 
 
 @dataclass(frozen=True)
@@ -157,3 +157,33 @@ def forest_proba(forest: Forest, X) -> np.ndarray:
                                    forest.threshold, forest.value, forest.roots)
     return _forest_proba(X, forest.left, forest.right, forest.feature, forest.threshold,
                          forest.value, forest.roots)
+
+
+def read_forest_file(path, fmt: str, version: int, what: str, feature_names, n_classes):
+    """``(card, forest)`` of a multiclass forest model file (:mod:`syconn.ml.cardfile`),
+    checked: its features are ``feature_names``, its leaves hold ``n_classes(card)``
+    probabilities (a function of the card, which may raise the file's error); every problem is
+    one :class:`~syconn.errors.ModelError` naming the file."""
+    from pathlib import Path
+
+    from syconn.errors import ModelError
+    from syconn.ml.cardfile import read_card_file
+
+    path = Path(path)
+
+    def fail(why: str) -> ModelError:
+        return ModelError(f"{path}: {why}")
+
+    card, arrays = read_card_file(path, fmt, version, what, fail)
+    if list(card.get("features", [])) != list(feature_names):
+        raise fail(f"its features are not this syconn's {what.replace(' model', '')} features "
+                   f"({len(card.get('features', []))} named, {len(feature_names)} expected)")
+    n = n_classes(card, fail)
+    try:
+        forest = Forest.from_arrays(arrays, len(feature_names))
+    except (InputError, KeyError) as exc:
+        raise fail(f"corrupt model ({exc})") from None
+    if forest.value.ndim != 2 or forest.value.shape[1] != n:
+        raise fail(f"corrupt model (leaf values of shape {forest.value.shape}, expected "
+                   f"(n, {n}))")
+    return card, forest

@@ -294,8 +294,8 @@ def create_app(wd: Path | str, *, allow_write: bool = False,
     @app.get("/ct_of_ssv/{ssv_id}")
     def ct_of_ssv(ssv_id: str):
         """The cell's type and its certainty (``""`` while not predicted)."""
-        # no cell type model runs yet, cells.cell_type is NULL: the answer is then the
-        # original's for a cell without a prediction, {"ct": "", "certainty": ""}
+        # a cell without a type (too small, or the step has not run) gets the original's
+        # answer for a cell without a prediction, {"ct": "", "certainty": ""}
         row = res.cell(K.parse_id(ssv_id, "cell"))
         return json_response(K.cell_type_payload(row["cell_type"], row["cell_type_certainty"]))
 

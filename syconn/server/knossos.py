@@ -145,9 +145,9 @@ def skeleton_payload(skeleton, voxel_size_nm) -> dict[str, np.ndarray]:
 def cell_type_payload(cell_type: str | None, certainty: float | None) -> dict[str, Any]:
     """``{"ct", "certainty"}`` of a cell.
 
-    No cell type model runs yet, so ``cells.cell_type`` is NULL: the answer is then the
-    original's for a cell without a cell type prediction, ``{"ct": "", "certainty": ""}``; a
-    type without a certainty has certainty ``""`` too.  (The plugin formats the certainty
+    A cell without a type (``cells.cell_type`` NULL: too small to type, or the cell type step
+    has not run) gets the original's answer for a cell without a cell type prediction,
+    ``{"ct": "", "certainty": ""}``; a type without a certainty has certainty ``""`` too.  (The plugin formats the certainty
     with ``'{:.3f}'``, which fails on ``""``, against the original as here.)
 
     >>> cell_type_payload(None, None)

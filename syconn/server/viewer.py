@@ -310,8 +310,8 @@ def type_matrix(type_counts: list[tuple[str | None, int]],
     if not any(t is not None for t, _ in type_counts):
         return dict(available=False, types=[], n_cells=[], n_synapses=[], sum_area_um2=[],
                     message=f"No cell types yet: none of the {n_all} neuron cells has a cell "
-                            f"type (cells.cell_type is empty until the cell type model has "
-                            f"been run on this working directory), so there is no "
+                            f"type (cells.cell_type is empty until the cell type step has "
+                            f"run on this working directory, celltypes.enabled), so there is no "
                             f"type-by-type connectivity to show.")
     named = sorted(t for t, _ in type_counts if t is not None)
     types = named + ([UNTYPED] if any(t is None for t, _ in type_counts) else [])

@@ -1,6 +1,7 @@
 """Luigi tasks: ``luigi --module syconn.tasks Pipeline --working-dir WD``."""
 
 from syconn.tasks.base import Block, block_grid
+from syconn.tasks.celltypes import CellTypeInputs, CellTypes
 from syconn.tasks.compartments import CompartmentShard, Compartments
 from syconn.tasks.matrix import MatrixExport
 from syconn.tasks.morphology import (
@@ -24,4 +25,4 @@ __all__ = ["Block", "block_grid", "Prepare", "SupervoxelBlock", "Supervoxels", "
            "OrganelleBlock", "OrganelleStitch", "OrganelleRelabel", "Organelles", "Pipeline",
            "ContactBlock", "SynapseShard", "SynapseFeatures", "Synapses", "MatrixExport", "MeshBlock", "MeshMerge", "Meshes",
            "SynapseMeshes", "SkeletonBlock", "SkeletonMerge", "Skeletons", "CellMorphology",
-           "Morphology", "CompartmentShard", "Compartments"]
+           "Morphology", "CompartmentShard", "Compartments", "CellTypeInputs", "CellTypes"]

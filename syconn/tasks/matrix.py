@@ -16,7 +16,9 @@
 - ``conn_mat.parquet``: the same rows plus ``synapse_id``, ``direction_known``,
   ``celltype_name1/2``.
 - ``conn_mat.png``: cell-by-cell heatmap of summed signed synapse area (the ``connections``
-  view: synapses with known direction), cells ordered by cell type, then id.
+  view: synapses with known direction), cells grouped by cell type (labelled), then id.
+- ``conn_mat_types.png``: type-by-type heatmaps (the ``type_connections`` view): synapse
+  counts and summed area, excitatory (asymmetric) and inhibitory (symmetric) apart.
 
 The files are also kept in the step folder (named by the config hash), which is the task's
 target: a config change reruns the export and overwrites ``connectivity_matrix/``.
@@ -43,7 +45,7 @@ CONN_MAT_COLUMNS = (["x", "y", "z", "ssv1", "ssv2", "size", "comp1", "comp2", "c
                     + [f"latentmorph2_{i}" for i in range(N_LATENT)])
 _INT_COLUMNS = {"x", "y", "z", "ssv1", "ssv2", "comp1", "comp2", "celltype1", "celltype2",
                 "spiness1", "spiness2"}
-_FILES = ("conn_mat.csv", "conn_mat.parquet", "conn_mat.png")
+_FILES = ("conn_mat.csv", "conn_mat.parquet", "conn_mat.png", "conn_mat_types.png")
 
 _SQL = """
 SELECT s.id, s.rep_x, s.rep_y, s.rep_z, s.cell_pre, s.cell_post, s.cell_a, s.cell_b,
@@ -131,12 +133,18 @@ def _heatmap(conns: list[tuple], cell_types: dict[int, str | None], path) -> Non
         labels = [f"{i} {cell_types.get(i) or '?'}" for i in ids]
         ax.set_xticks(range(len(ids)), labels, rotation=90, fontsize=7)
         ax.set_yticks(range(len(ids)), labels, fontsize=7)
-    # lines between cell-type groups
+    # lines between cell-type groups, and the groups named where the cells are too many to be
     types = [cell_types.get(i) for i in ids]
-    for k in range(1, len(ids)):
-        if types[k] != types[k - 1]:
-            ax.axhline(k - 0.5, color="k", lw=0.5)
-            ax.axvline(k - 0.5, color="k", lw=0.5)
+    starts = [0] + [k for k in range(1, len(ids)) if types[k] != types[k - 1]]
+    for k in starts[1:]:
+        ax.axhline(k - 0.5, color="k", lw=0.5)
+        ax.axvline(k - 0.5, color="k", lw=0.5)
+    if len(ids) > 40 and any(t is not None for t in types):
+        mids = [(a + b - 1) / 2 for a, b in zip(starts, starts[1:] + [len(ids)])]
+        names = [f"{types[a] or 'untyped'} ({b - a})" for a, b in zip(starts, starts[1:] +
+                                                                     [len(ids)])]
+        ax.set_xticks(mids, names, rotation=90, fontsize=8)
+        ax.set_yticks(mids, names, fontsize=8)
     ax.set_xlabel("postsynaptic cell")
     ax.set_ylabel("presynaptic cell")
     ax.set_title(f"connectivity: {len(ids)} cells, {len(conns)} connections")
@@ -146,8 +154,51 @@ def _heatmap(conns: list[tuple], cell_types: dict[int, str | None], path) -> Non
     plt.close(fig)
 
 
+def _type_heatmap(rows: list[tuple], path) -> None:
+    """Type x type heatmaps from ``type_connections`` rows (type_pre, type_post, n_synapses,
+    n_symmetric, sum_area_um2, sum_signed_area_um2): counts and area, excitatory and
+    inhibitory apart (pre rows, post columns)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = sorted({r[0] for r in rows} | {r[1] for r in rows})
+    k = {n: i for i, n in enumerate(names)}
+    m = np.zeros((4, len(names), len(names)))
+    for pre, post, n, n_sym, area, signed in rows:
+        i, j = k[pre], k[post]
+        m[:, i, j] += [n - n_sym, n_sym, (area + signed) / 2, (area - signed) / 2]
+    fig, axes = plt.subplots(2, 2, figsize=(4 + 1.6 * max(len(names), 1),
+                                            3.5 + 1.4 * max(len(names), 1)))
+    what = [("excitatory (asymmetric) synapses", "synapses", "Reds"),
+            ("inhibitory (symmetric) synapses", "synapses", "Blues"),
+            ("excitatory synapse area", "summed area (um^2)", "Reds"),
+            ("inhibitory synapse area", "summed area (um^2)", "Blues")]
+    for ax, (title, unit, cmap), mat in zip(axes.ravel(), what, m):
+        im = ax.imshow(mat, cmap=cmap, vmin=0, interpolation="nearest")
+        fig.colorbar(im, ax=ax, label=unit)
+        ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        ax.set_xlabel("postsynaptic type")
+        ax.set_ylabel("presynaptic type")
+        ax.set_title(title, fontsize=9)
+        top = float(mat.max()) if mat.size else 0.0
+        for (i, j), v in np.ndenumerate(mat):
+            if v:
+                ax.text(j, i, f"{v:.0f}" if unit == "synapses" else f"{v:.2f}", ha="center",
+                        va="center", fontsize=7, color="w" if v > top / 2 else "k")
+    if not names:
+        fig.suptitle("no typed cells: run the cell type step (celltypes.enabled)")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+
 class MatrixExport(SyconnTask):
-    """``connectivity_matrix/conn_mat.{csv,parquet,png}`` from the synapses in SQL."""
+    """``connectivity_matrix/conn_mat.{csv,parquet,png}`` and ``conn_mat_types.png`` from the
+    synapses and cell types in SQL."""
 
     def requires(self):
         # the compartment step fills comp_pre / comp_post and may turn synapses around
@@ -156,16 +207,21 @@ class MatrixExport(SyconnTask):
             from syconn.tasks.compartments import Compartments
 
             req["compartments"] = Compartments(working_dir=self.working_dir)
+            if self.cfg.celltypes.enabled:  # celltype1/2 (the cell type step reads compartments)
+                from syconn.tasks.celltypes import CellTypes
+
+                req["celltypes"] = CellTypes(working_dir=self.working_dir)
         return req
 
     def _step(self):
-        # the export changes with the classifier's syn_prob and the compartment model: their
-        # models are part of the name
+        # the export changes with the classifier's syn_prob, the compartment and the cell type
+        # model: their models are part of the name
         req = self.requires()
-        d = self.step_dir("matrix", "cell_objects", "compartments")
+        d = self.step_dir("matrix", "cell_objects", "compartments", "celltypes")
         name = f"{d.name}-{req['synapses'].model.digest[:8]}"
-        if "compartments" in req:
-            name += f"-{req['compartments'].model.digest[:8]}"
+        for k in ("compartments", "celltypes"):
+            if k in req:
+                name += f"-{req[k].model.digest[:8]}"
         return d.with_name(name)
 
     def output(self):
@@ -182,11 +238,15 @@ class MatrixExport(SyconnTask):
             conns = [tuple(r) for r in conn.execute(text(
                 "SELECT cell_pre, cell_post, sum_signed_area_um2 FROM connections"))]
             types = {int(i): t for i, t in conn.execute(text("SELECT id, cell_type FROM cells"))}
+            trows = [tuple(r) for r in conn.execute(text(
+                "SELECT type_pre, type_post, n_synapses, n_symmetric, sum_area_um2, "
+                "sum_signed_area_um2 FROM type_connections"))]
         t, legend = conn_mat_table(rows)
         step = self._step()
         _write_csv(t, legend, step / "conn_mat.csv")
         write_parquet(t, step / "conn_mat.parquet")
         _heatmap(conns, types, step / "conn_mat.png")
+        _type_heatmap(trows, step / "conn_mat_types.png")
         for n in _FILES:  # the user-facing copy (the original's location)
             with atomic_path(self.output()[n].path) as tmp:
                 shutil.copyfile(step / n, tmp)

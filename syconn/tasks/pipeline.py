@@ -6,6 +6,7 @@ import luigi
 
 from syconn.config import load_config
 from syconn.tasks.base import WorkingDirParameter
+from syconn.tasks.celltypes import CellTypes
 from syconn.tasks.compartments import Compartments
 from syconn.tasks.matrix import MatrixExport
 from syconn.tasks.morphology import Morphology
@@ -26,5 +27,8 @@ class Pipeline(luigi.WrapperTask):
             yield Organelles(working_dir=self.working_dir, kind=kind)
         yield MatrixExport(working_dir=self.working_dir)
         yield Morphology(working_dir=self.working_dir)
-        if load_config(self.working_dir).compartments.enabled:
+        cfg = load_config(self.working_dir)
+        if cfg.compartments.enabled:
             yield Compartments(working_dir=self.working_dir)
+            if cfg.celltypes.enabled:  # reads the compartments
+                yield CellTypes(working_dir=self.working_dir)

@@ -348,10 +348,17 @@ def test_supervoxels_and_their_cells(client, results):
     assert client.get(f"/ssv_of_sv/{missing}").json() == {"ssv": 0}
 
 
-def test_cell_type_is_the_originals_missing_value(client, results):
-    assert sql(results, "SELECT COUNT(*) FROM cells WHERE cell_type IS NOT NULL") == [(0,)]
+def test_cell_type_and_certainty_or_the_originals_missing_value(client, results):
+    types = {c: (t, p) for c, t, p in sql(results, "SELECT id, cell_type, cell_type_certainty "
+                                                   "FROM cells")}
+    assert any(t is not None for t, _ in types.values())
     for cid in cells(results):
-        assert client.get(f"/ct_of_ssv/{cid}").json() == {"ct": "", "certainty": ""}
+        t, p = types[cid]
+        got = client.get(f"/ct_of_ssv/{cid}").json()
+        if t is None:  # too small to type: the original's missing value
+            assert got == {"ct": "", "certainty": ""}
+        else:
+            assert got["ct"] == t and got["certainty"] == pytest.approx(p)
 
 
 def syn_meta_url(synthresh, axodend_only) -> str:
@@ -379,9 +386,14 @@ def test_all_syn_meta_against_sql(client, results, synthresh):
     ax0, ax1 = [fold(r[11]) for r in rows], [fold(r[12]) for r in rows]
     assert m["neuron_partner_ax_0"] == ax0 and m["neuron_partner_ax_1"] == ax1
     assert any(a >= 0 for a in ax0 + ax1) or not rows
-    for k in ("neuron_partner_ct_0", "neuron_partner_ct_1", "neuron_partner_sp_0",
-              "neuron_partner_sp_1"):
-        assert m[k] == [-1] * len(rows), k     # no cell types, spines predicted yet
+    # cell types: the index of the partner's type in the sorted types present, -1 untyped
+    types = dict(sql(results, "SELECT id, cell_type FROM cells"))
+    legend = sorted({t for t in types.values() if t is not None})
+    code = (lambda c: -1 if types.get(c) is None else legend.index(types[c]))
+    assert m["neuron_partner_ct_0"] == [code(p) for p in m["ssv_partner_0"]]
+    assert m["neuron_partner_ct_1"] == [code(p) for p in m["ssv_partner_1"]]
+    for k in ("neuron_partner_sp_0", "neuron_partner_sp_1"):
+        assert m[k] == [-1] * len(rows), k     # no spines predicted yet
     # axodend_only keeps the axo-dendritic synapses and those it cannot tell
     keep = [a < 0 or b < 0 or a + b == 1 for a, b in zip(ax0, ax1)]
     assert client.get(syn_meta_url(synthresh, True)).json()["ids"] == \
@@ -400,7 +412,7 @@ def test_the_plugins_call_sequence_parses_as_the_plugin_parses_it(client):
         svs = json.loads(client.get(f"/svs_of_ssv/{ssv}").content)["svs"]
         assert all(json.loads(client.get(f"/ssv_of_sv/{sv}").content)["ssv"] == ssv
                    for sv in svs)
-        assert json.loads(client.get(f"/ct_of_ssv/{ssv}").content)["ct"] == ""
+        assert isinstance(json.loads(client.get(f"/ct_of_ssv/{ssv}").content)["ct"], str)
         skel = json.loads(client.get(f"/ssv_skeleton/{ssv}").content)
         nodes = np.array(skel["nodes"], dtype=np.uint32).reshape(-1, 3)
         edges = np.array(skel["edges"], dtype=np.uint32).reshape(-1, 2)
@@ -429,9 +441,15 @@ def test_pull_so_attr(client, results):
     assert client.get(f"/pull_so_attr/{sid}/syn_ssv/syn_sign").json() == sign
     assert client.get(f"/pull_so_attr/{sid}/syn_ssv/neuron_partners").json() == [a, b]
     cid = cells(results)[0]
-    # missing: a key the object does not have, and a value not computed yet
+    # missing: a key the object does not have, and a value not computed (a cell too small to
+    # type); a typed cell's type
     assert client.get(f"/pull_so_attr/{cid}/ssv/gt_syntype").json() == ""
-    assert client.get(f"/pull_so_attr/{cid}/ssv/cell_type").json() == ""
+    types = sql(results, "SELECT id, cell_type FROM cells ORDER BY id")
+    untyped = [c for c, t in types if t is None]
+    typed = [(c, t) for c, t in types if t is not None]
+    assert untyped and typed
+    assert client.get(f"/pull_so_attr/{untyped[0]}/ssv/cell_type").json() == ""
+    assert client.get(f"/pull_so_attr/{typed[0][0]}/ssv/cell_type").json() == typed[0][1]
     for kind in ("mi", "vc", "sj"):
         rows = sql(results, "SELECT id, cell_id FROM organelles WHERE kind = :k ORDER BY id",
                    k=kind)

@@ -89,6 +89,13 @@ def test_accuracy_postgres(example, pg_url, tmp_path):
     assert ev_pg == evaluate(root / "wd", root / "data")
     assert evaluate_skeletons(wd, root / "data")[0] == \
         evaluate_skeletons(root / "wd", root / "data")[0]
+    # cell types and the type-to-type view alike on both backends
+    from syconn.read import Results
+
+    for q in ("SELECT id, cell_type, cell_type_status FROM cells ORDER BY id",
+              "SELECT type_pre, type_post, n_connections, n_cells_pre, n_cells_post, n_synapses "
+              "FROM type_connections ORDER BY type_pre, type_post"):
+        assert Results(wd).query(q)[1] == Results(root / "wd").query(q)[1], q
 
 
 #: a held-out seed of benchmarks/accuracy.py (never used for training or choosing settings)
