@@ -30,6 +30,8 @@ FEATURE_NAMES = (
     "branch_points_per_um", "tips_per_um", "dendrite_tips_per_um_dendrite",
     "volume_um3_per_um", "area_um2_per_um",
     "max_radius_nm", "dendrite_radius_nm", "axon_radius_nm", "dendrite_radius_p90_nm",
+    "axon_radius_p90_nm", "bouton_radius_nm", "axon_branch_points_per_um_axon",
+    "syn_out_per_bouton",
     "syn_out_per_um_axon", "syn_in_per_um_dendrite", "syn_in_soma_per_um2",
     "sym_share_out", "sym_share_in", "sym_share_in_soma",
     "mean_area_out_um2", "mean_area_in_um2",
@@ -156,6 +158,10 @@ def cell_type_features(cells: Mapping, nodes: Mapping, synapses: Mapping) -> np.
     X[:, col["dendrite_radius_p90_nm"]] = _group_median(ni[d], rad[d], n, 90.0)
     a = comp == _AXON
     X[:, col["axon_radius_nm"]] = _group_median(ni[a], rad[a], n)
+    X[:, col["axon_radius_p90_nm"]] = _group_median(ni[a], rad[a], n, 90.0)
+    X[:, col["bouton_radius_nm"]] = _group_median(ni[bouton], rad[bouton], n)
+    X[:, col["axon_branch_points_per_um_axon"]] = _ratio(
+        per_cell(np.ones(len(ni)), (deg >= 3) & axonal), axon_cable)
 
     # cells table
     vol = _col(cells, "volume_um3", np.float64)
@@ -183,6 +189,7 @@ def cell_type_features(cells: Mapping, nodes: Mapping, synapses: Mapping) -> np.
     one = np.ones(len(sa))
     n_out, n_in, n_soma = syn_sum(pi, out, one), syn_sum(qi, inn, one), syn_sum(qi, inn_soma, one)
     X[:, col["syn_out_per_um_axon"]] = _ratio(n_out, axon_cable)
+    X[:, col["syn_out_per_bouton"]] = _ratio(n_out, _col(cells, "n_boutons", np.float64))
     X[:, col["syn_in_per_um_dendrite"]] = _ratio(n_in, dend_cable)
     X[:, col["syn_in_soma_per_um2"]] = _ratio(n_soma, soma_area)
     X[:, col["sym_share_out"]] = _ratio(syn_sum(pi, out, sa * sym), syn_sum(pi, out, sa))

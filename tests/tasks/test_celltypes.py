@@ -166,3 +166,26 @@ def test_the_readmes_cell_type_queries_run(pipeline_wd):
     assert len(stmts) >= 5
     for s in stmts:
         _rows(pipeline_wd, s)
+
+
+def test_syconn_cell_shows_type_compartments_and_partners_by_type(pipeline_wd, cli):
+    import json
+
+    cid, t = _rows(pipeline_wd, "SELECT id, cell_type FROM cells WHERE cell_type_status = 'ok' "
+                                "ORDER BY id")[0]
+    r = cli("cell", str(pipeline_wd), str(cid), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["cell"]["cell_type"] == t and d["cell"]["cell_type_status"] == "ok"
+    assert max(d["cell_type_probabilities"], key=d["cell_type_probabilities"].get) == t
+    cable = dict(_rows(pipeline_wd, "SELECT name, cable_um FROM cell_compartments WHERE "
+                                    "cell_id = :c", {"c": cid}))
+    assert {c["compartment"]: c["cable_um"] for c in d["compartments"]} == pytest.approx(cable)
+    types = dict(_rows(pipeline_wd, "SELECT id, cell_type FROM cells"))
+    for side, direction in (("partners_out", "out"), ("partners_in", "in")):
+        for p in d[side]:
+            assert p["partner_type"] == types[p["partner"]]
+        by = [b for b in d["by_partner_type"] if b["direction"] == direction]
+        assert sum(b["n_synapses"] for b in by) == sum(p["n_synapses"] for p in d[side])
+    r = cli("cell", str(pipeline_wd), str(cid))
+    assert r.returncode == 0 and "cell type probabilities" in r.stdout
