@@ -4,17 +4,18 @@
 
 - ``conn_mat.csv``: the original's layout, tab-separated, header line ``# x y z ssv1 ssv2 size
   comp1 comp2 celltype1 celltype2 spiness1 spiness2 synprob spinehead_vol1 spinehead_vol2
-  latentmorph1_0..9 latentmorph2_0..9`` (``numpy.loadtxt`` reads it).  One row per synapse with
+  direction_known`` (``numpy.loadtxt`` reads it): the original's columns in its order, its 20
+  latent morphology columns left out (a comment line says so: no embedding is computed, and
+  -1 there would read as a value) and ``direction_known`` last.  One row per synapse with
   ``syn_prob > 0`` (the original's ``export_matrix(threshold_syn=0)``), sorted by synapse id.
   ``x y z``: representative voxel; ``ssv1`` = presynaptic, ``ssv2`` = postsynaptic cell; where the
-  direction is undetermined ``ssv1 < ssv2`` are the partners in id order (the Parquet copy's
-  ``direction_known`` says which rows these are).  ``size`` = ``area_um2 * sign`` (negative:
+  direction is undetermined (``direction_known`` 0) ``ssv1 < ssv2`` are the partners in id
+  order.  ``size`` = ``area_um2 * sign`` (negative:
   symmetric).  ``comp1/2`` = compartments of pre/post, ``celltype1/2`` = index of the cell type
   in the sorted list of the types present (second comment line: the legend), ``spiness2`` and
   ``spinehead_vol2`` from the synapse row.  Values of steps that have not run (or that the
-  schema does not hold for that side: ``spiness1``, ``spinehead_vol1``, latent morphology) are -1.
-- ``conn_mat.parquet``: the same rows plus ``synapse_id``, ``direction_known``,
-  ``celltype_name1/2``.
+  schema does not hold for that side: ``spiness1``, ``spinehead_vol1``) are -1.
+- ``conn_mat.parquet``: the same rows plus ``synapse_id`` and ``celltype_name1/2``.
 - ``conn_mat.png``: cell-by-cell heatmap of summed signed synapse area (the ``connections``
   view: synapses with known direction), cells grouped by cell type (labelled), then id.
 - ``conn_mat_types.png``: type-by-type heatmaps (the ``type_connections`` view): synapse
@@ -37,14 +38,18 @@ from syconn.tasks.synapses import Synapses
 
 __all__ = ["MatrixExport", "CONN_MAT_COLUMNS", "conn_mat_table"]
 
-N_LATENT = 10
-CONN_MAT_COLUMNS = (["x", "y", "z", "ssv1", "ssv2", "size", "comp1", "comp2", "celltype1",
-                     "celltype2", "spiness1", "spiness2", "synprob", "spinehead_vol1",
-                     "spinehead_vol2"]
-                    + [f"latentmorph1_{i}" for i in range(N_LATENT)]
-                    + [f"latentmorph2_{i}" for i in range(N_LATENT)])
+#: the original's columns up to the latent morphology, then whether the direction is known
+#: (the original's ``latentmorph1_0..9 latentmorph2_0..9`` are left out, and the header says
+#: so: no morphology embedding is computed; -1 there would read as a value)
+CONN_MAT_COLUMNS = ["x", "y", "z", "ssv1", "ssv2", "size", "comp1", "comp2", "celltype1",
+                    "celltype2", "spiness1", "spiness2", "synprob", "spinehead_vol1",
+                    "spinehead_vol2", "direction_known"]
 _INT_COLUMNS = {"x", "y", "z", "ssv1", "ssv2", "comp1", "comp2", "celltype1", "celltype2",
-                "spiness1", "spiness2"}
+                "spiness1", "spiness2", "direction_known"}
+_LEFT_OUT = ("# left out: latentmorph1_0..9 latentmorph2_0..9 (no morphology embedding is "
+             "computed); -1: not computed (spiness, spinehead_vol: no spine model yet; comp: "
+             "no skeleton within 3 um; celltype: the cell is not typed); direction_known 0: "
+             "ssv1 < ssv2 are the partners in id order, not pre and post")
 _FILES = ("conn_mat.csv", "conn_mat.parquet", "conn_mat.png", "conn_mat_types.png")
 
 _SQL = """
@@ -87,12 +92,9 @@ def conn_mat_table(rows: list[tuple]) -> tuple[pa.Table, list[str]]:
         "spinehead_vol1": np.full(n, -1.0),
         "spinehead_vol2": _num(shv_post),
     }
-    for side in (1, 2):
-        for i in range(N_LATENT):
-            out[f"latentmorph{side}_{i}"] = np.full(n, -1.0)
+    out["direction_known"] = known.astype(np.int64)
     t = pa.table(out)
     t = t.append_column("synapse_id", pa.array(np.array(sid, np.int64))) \
-        .append_column("direction_known", pa.array(known)) \
         .append_column("celltype_name1", pa.array(list(type_pre), pa.string())) \
         .append_column("celltype_name2", pa.array(list(type_post), pa.string()))
     return t, legend
@@ -101,7 +103,7 @@ def conn_mat_table(rows: list[tuple]) -> tuple[pa.Table, list[str]]:
 def _write_csv(t: pa.Table, legend: list[str], path) -> None:
     lines = ["# " + " ".join(CONN_MAT_COLUMNS),
              "# celltypes: " + (" ".join(f"{i}={name}" for i, name in enumerate(legend))
-                                or "none (-1)")]
+                                or "none (-1)"), _LEFT_OUT]
     arrays = [t[c].to_numpy() for c in CONN_MAT_COLUMNS]
     for r in range(t.num_rows):
         lines.append("\t".join(str(int(a[r])) if c in _INT_COLUMNS else repr(float(a[r]))

@@ -198,7 +198,8 @@ def _check_conn_mat(wd) -> None:
     path = wd / "connectivity_matrix" / "conn_mat.csv"
     header = path.read_text().splitlines()[0]
     assert header == "# " + " ".join(CONN_MAT_COLUMNS)
-    assert len(CONN_MAT_COLUMNS) == 15 + 20
+    assert len(CONN_MAT_COLUMNS) == 15 + 1   # the original's 15, direction_known
+    assert "left out: latentmorph1_0..9 latentmorph2_0..9" in path.read_text().splitlines()[2]
     m = np.loadtxt(path, delimiter="\t", ndmin=2)
     syn = table(wd, "synapses")
     exported = syn[syn.syn_prob > 0]
@@ -209,7 +210,7 @@ def _check_conn_mat(wd) -> None:
     pre = exported.cell_pre.fillna(exported.cell_a).astype("int64")
     assert m[:, col["ssv1"]].astype(np.int64).tolist() == pre.tolist()
     assert m[:, col["x"]].astype(np.int64).tolist() == exported.rep_x.tolist()
-    assert (m[:, col["latentmorph2_9"]] == -1).all() and (m[:, col["comp1"]] == -1).all()
+    assert m[:, col["direction_known"]].tolist() == exported.cell_pre.notna().astype(int).tolist()
     pq = pd.read_parquet(wd / "connectivity_matrix" / "conn_mat.parquet")
     assert pq.synapse_id.tolist() == exported.id.tolist()
     png = (wd / "connectivity_matrix" / "conn_mat.png").read_bytes()
