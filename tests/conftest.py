@@ -247,12 +247,14 @@ TABLES = {
 def make_wd(path, data, *, block=BLOCK, db_url=None):
     """A working directory of ``data`` at ``path``.  The test volume is 1.9 µm wide: skeletonize
     cells from a 1.5 µm bounding-box diagonal (the default, 5 µm, would leave every cell
-    without a skeleton)."""
+    without a skeleton), and type cells from 1 µm of cable (the shipped model's floor, 10 µm,
+    would leave every cell untyped)."""
     from syconn.config import save_config
     from syconn.workdir import init_from_synth
 
     cfg = init_from_synth(path, data, block_shape=block, db_url=db_url)
     cfg.min_cc_size_ssv = 1500.0
+    cfg.celltypes.min_cable_um = 1.0
     save_config(cfg, path)
     return path
 

@@ -170,6 +170,7 @@ def _type_heatmap(rows: list[tuple], path) -> None:
     m = np.zeros((4, len(names), len(names)))
     for pre, post, n, n_sym, area, signed in rows:
         i, j = k[pre], k[post]
+        n, n_sym, area, signed = (float(v or 0) for v in (n, n_sym, area, signed))  # Decimal
         m[:, i, j] += [n - n_sym, n_sym, (area + signed) / 2, (area - signed) / 2]
     fig, axes = plt.subplots(2, 2, figsize=(4 + 1.6 * max(len(names), 1),
                                             3.5 + 1.4 * max(len(names), 1)))

@@ -53,7 +53,10 @@ def test_too_small_cells_have_less_cable_than_the_floor(pipeline_wd):
     from syconn.ml.celltypes import load_celltype_model
     from syconn.read import Results
 
-    floor = load_celltype_model().min_cable_um
+    from syconn.config import load_config
+
+    floor = load_config(pipeline_wd).celltypes.min_cable_um
+    assert floor is not None and floor != load_celltype_model().min_cable_um  # the config's
     ids, _, cable, _ = cell_features(Results(pipeline_wd))
     status = dict(_rows(pipeline_wd, "SELECT id, cell_type_status FROM cells"))
     for c, cab in zip(ids.tolist(), cable.tolist()):
@@ -135,7 +138,7 @@ def test_training_from_labels_writes_a_model_of_the_users_classes(pipeline_wd, t
     ("header_only", "no labelled cells"), ("bad_id", "is not an integer")])
 def test_bad_labels_are_one_line_and_write_no_model(pipeline_wd, tmp_path, cli,
                                                     one_line_error, case, needle):
-    ids = [r[0] for r in _rows(pipeline_wd, "SELECT id FROM cells WHERE cell_type_status = "
+    ids = [r[0] for r in _rows(pipeline_wd, "SELECT id FROM cells WHERE skeleton_status = "
                                             "'ok' ORDER BY id")]
     path = tmp_path / "labels.csv"
     if case == "unknown":
