@@ -72,7 +72,8 @@ def cell_type_inputs(res) -> tuple[dict, dict, dict]:
     thr = res.syn_prob_threshold()
     scols, srows = res.query(
         "SELECT cell_pre, cell_post, sign, area_um2, comp_pre, comp_post FROM synapses "
-        "WHERE syn_prob >= :t AND cell_pre IS NOT NULL AND cell_post IS NOT NULL", {"t": thr})
+        "WHERE syn_prob >= :t AND cell_pre IS NOT NULL AND cell_post IS NOT NULL "
+        "ORDER BY id", {"t": thr})  # sums in one order on every backend and load order
     syn = {c: np.array([(-1 if r[k] is None else r[k]) for r in srows],
                        np.float64 if c == "area_um2" else np.int64)
            for k, c in enumerate(scols)}

@@ -275,10 +275,47 @@ def dump(wd) -> dict[str, list[tuple]]:
     return out
 
 
+def row_differences(got: dict, want: dict, wd=None, limit: int = 8) -> list[str]:
+    """The first ``limit`` differences between two :func:`dump` results, one line each:
+    table, row (its first value, the id), column name (read from ``wd`` if given) and both
+    values.  Empty when they are equal."""
+    out: list[str] = []
+    for table in want:
+        a, b = got.get(table, []), want[table]
+        if a == b:
+            continue
+        names = None
+        if wd is not None:
+            from syconn.db import run_query
+            from syconn.workdir import open_engine
+
+            names = list(run_query(open_engine(wd, read_only=True),
+                                   f"SELECT * FROM {table} LIMIT 0")[0])
+        if len(a) != len(b):
+            out.append(f"{table}: {len(a)} rows, reference {len(b)}")
+        for ra, rb in zip(a, b):
+            for k, (x, y) in enumerate(zip(ra, rb)):
+                if x != y:
+                    col = names[k] if names else k
+                    out.append(f"{table} row {ra[:1]} {col}: {x!r} != reference {y!r}")
+            if len(out) >= limit:
+                return out
+    return out
+
+
+def assert_same_rows(wd, reference) -> None:
+    """``wd``'s :func:`dump` equals ``reference``; else the failure names the first
+    differing tables, rows and columns."""
+    diff = row_differences(dump(wd), reference, wd)
+    assert not diff, "\n".join(diff)
+
+
 @pytest.fixture(scope="session")
 def wd_tools():
-    """``make_wd``, ``dump``, ``TABLES`` and ``BLOCK`` of this conftest."""
-    return types.SimpleNamespace(make_wd=make_wd, dump=dump, TABLES=TABLES, BLOCK=BLOCK)
+    """``make_wd``, ``dump``, ``assert_same_rows``, ``TABLES`` and ``BLOCK`` of this
+    conftest."""
+    return types.SimpleNamespace(make_wd=make_wd, dump=dump, assert_same_rows=assert_same_rows,
+                                 TABLES=TABLES, BLOCK=BLOCK)
 
 
 @pytest.fixture(scope="session")
@@ -288,11 +325,20 @@ def pipeline_wd(data, tmp_path_factory):
 
     wd = make_wd(tmp_path_factory.mktemp("ref") / "wd", data)
     run_pipeline(wd, workers=1, log=lambda m: None)
-    return wd
+    _PIPELINE_ROWS[str(wd)] = rows = dump(wd)
+    yield wd
+    # many tests share this working directory: one that wrote to it and did not put back
+    # exactly what was there makes every later comparison with it fail, far from the cause
+    diff = row_differences(dump(wd), rows, wd)
+    assert not diff, "a test left pipeline_wd changed:\n" + "\n".join(diff)
+
+
+_PIPELINE_ROWS: dict[str, dict] = {}
 
 
 @pytest.fixture(scope="session")
 def reference(pipeline_wd):
-    """The rows of the clean one-worker run :func:`pipeline_wd`: what every other run of
-    ``data`` (other workers, backends, faults and resumes) must end with, ids included."""
-    return dump(pipeline_wd)
+    """The rows of the clean one-worker run :func:`pipeline_wd`, dumped right after it ran:
+    what every other run of ``data`` (other workers, backends, faults and resumes) must end
+    with, ids included."""
+    return _PIPELINE_ROWS[str(pipeline_wd)]

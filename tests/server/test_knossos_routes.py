@@ -549,6 +549,9 @@ def test_push_is_refused_without_allow_write(client, results):
 def test_push_writes_whitelisted_columns_with_allow_write(served_wd, results):
     sid, sign = sql(results, "SELECT id, sign FROM synapses ORDER BY id")[0]
     cid = cells(results)[0]
+    # the working directory is the session's shared one: put back exactly what was there
+    before = sql(results, "SELECT cell_type, cell_type_certainty, is_glia FROM cells "
+                 "WHERE id = :i", i=cid)[0]
     writer = TestClient(create_app(served_wd, allow_write=True))
     try:
         r = writer.get(f"/push_so_attr/{sid}/syn_ssv/syn_sign/{-sign}")
@@ -582,8 +585,11 @@ def test_push_writes_whitelisted_columns_with_allow_write(served_wd, results):
         with results.writer().begin() as conn:
             conn.execute(update(T.synapses).where(T.synapses.c.id == sid).values(sign=sign))
             conn.execute(update(T.cells).where(T.cells.c.id == cid)
-                         .values(cell_type=None, cell_type_certainty=None, is_glia=None))
+                         .values(cell_type=before[0], cell_type_certainty=before[1],
+                                 is_glia=before[2]))
     assert sql(results, "SELECT sign FROM synapses WHERE id = :i", i=sid) == [(sign,)]
+    assert sql(results, "SELECT cell_type, cell_type_certainty, is_glia FROM cells "
+               "WHERE id = :i", i=cid)[0] == before
 
 
 # ------------------------------------------------------------------ refusal and the command
