@@ -213,15 +213,9 @@ def train_celltypes(out, *, synthetic: Sequence[int], validation: Sequence[int],
 
     from syconn.ml.celltypes import fit_celltype_forest
 
-    seeds, val = [int(s) for s in synthetic], [int(s) for s in validation]
-    if not seeds:
-        raise InputError("--synthetic: expected at least one training seed")
-    if not val:
-        raise InputError("--validation: expected at least one validation seed (the cable "
-                         "floor is chosen on it)")
-    if set(seeds) & set(val):
-        raise InputError(f"--validation: seeds {sorted(set(seeds) & set(val))} are also "
-                         "training seeds")
+    from syconn.train import check_seed_split
+
+    seeds, val = check_seed_split(synthetic, validation, "the cable floor")
     t0 = time.perf_counter()
     root = Path(workdir) / "celltypes"
     train = synthetic_cell_samples(seeds, root, size_um=size_um, workers=workers, log=log)

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from syconn.errors import InputError
 
 __all__ = ["cell_organelles", "cell_node_features", "prepare_compartment_synthetic",
            "synthetic_node_samples", "COMPARTMENT_SIZE_UM", "SMOOTH_CHOICES_UM",
@@ -174,15 +173,9 @@ def train_compartments(out, *, synthetic: Sequence[int], validation: Sequence[in
 
     from syconn.ml.compartments import fit_forest
 
-    seeds, val = [int(s) for s in synthetic], [int(s) for s in validation]
-    if not seeds:
-        raise InputError("--synthetic: expected at least one training seed")
-    if not val:
-        raise InputError("--validation: expected at least one validation seed (the smoothing "
-                         "radius is chosen on it)")
-    if set(seeds) & set(val):
-        raise InputError(f"--validation: seeds {sorted(set(seeds) & set(val))} are also "
-                         "training seeds")
+    from syconn.train import check_seed_split
+
+    seeds, val = check_seed_split(synthetic, validation, "the smoothing radius")
     t0 = time.perf_counter()
     root = Path(workdir) / "compartments"
     train = synthetic_samples(seeds, root, size_um=size_um, workers=workers, log=log)

@@ -275,12 +275,9 @@ def train_glia(out, *, synthetic: Sequence[int], validation: Sequence[int] = (),
 
     from syconn.ml.viewnet import train_view_classifier
 
-    seeds, val = [int(s) for s in synthetic], [int(s) for s in validation]
-    if not seeds:
-        raise InputError("--synthetic: expected at least one training seed")
-    if set(seeds) & set(val):
-        raise InputError(f"--validation: seeds {sorted(set(seeds) & set(val))} are also "
-                         "training seeds")
+    from syconn.train import check_seed_split
+
+    seeds, val = check_seed_split(synthetic, validation)
     t0 = time.perf_counter()
     train = synthetic_samples(seeds, Path(workdir) / "glia", size_um=size_um, workers=workers,
                               log=log)

@@ -28,7 +28,7 @@ import pandas as pd
 from syconn.errors import InputError
 from syconn.ml.synapses import FEATURES, feature_matrix
 
-__all__ = ["parse_seeds", "prepare_synthetic", "synthetic_labels", "annotation_labels",
+__all__ = ["parse_seeds", "check_seed_split", "prepare_synthetic", "synthetic_labels", "annotation_labels",
            "train_synapses", "SYNTH_SIZE_UM", "ANNOTATION_MAX_DIST_VX", "LABELS"]
 
 SYNTH_SIZE_UM = 5.0  #: edge of a synthetic training volume (its voxel size is drawn)
@@ -61,6 +61,31 @@ def parse_seeds(text: str) -> list[int]:
     if not out or min(out) < 0:
         raise InputError(f"--synthetic: {text!r}, expected non-negative seeds such as 100-115")
     return out
+
+
+def check_seed_split(synthetic, validation, chooses: str | None = None
+                     ) -> tuple[list[int], list[int]]:
+    """Training and validation seeds as ints, checked: at least one training seed, no seed in
+    both, and, where the validation seeds choose a setting (``chooses`` names it), at least
+    one of them.
+
+    >>> check_seed_split([3, 4], [5], "the floor")
+    ([3, 4], [5])
+    >>> check_seed_split([3, 4], [4])
+    Traceback (most recent call last):
+    ...
+    syconn.errors.InputError: --validation: seeds [4] are also training seeds
+    """
+    seeds, val = [int(s) for s in synthetic], [int(s) for s in validation]
+    if not seeds:
+        raise InputError("--synthetic: expected at least one training seed")
+    if chooses and not val:
+        raise InputError(f"--validation: expected at least one validation seed ({chooses} is "
+                         "chosen on it)")
+    if set(seeds) & set(val):
+        raise InputError(f"--validation: seeds {sorted(set(seeds) & set(val))} are also "
+                         "training seeds")
+    return seeds, val
 
 
 def _wd_and_cfg(wd):

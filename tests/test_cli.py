@@ -4,6 +4,7 @@ import json
 
 import h5py
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from syconn.cli import app
@@ -142,3 +143,11 @@ def test_run_on_an_older_database_asks_for_the_upgrade(tmp_path, tiny_inputs, cl
     assert not (wd / "steps").exists() or not any((wd / "steps").iterdir())
     assert runner.invoke(app, ["db", "upgrade", str(wd)]).exit_code == 0
     check_revision(wd)  # no error
+
+
+@pytest.mark.parametrize("kind", ["celltypes", "compartments", "glia"])
+def test_train_refuses_a_seed_in_training_and_validation(kind, tmp_path, cli, one_line_error):
+    out = tmp_path / "m.npz"
+    one_line_error(cli("train", kind, out, "--synthetic", "3-5", "--validation", "5",
+                       "--workdir", tmp_path / "w"), "--validation", "[5]", "training seeds")
+    assert not out.exists() and not (tmp_path / "w").exists()
