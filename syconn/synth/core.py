@@ -66,10 +66,36 @@ class SynthResult:
         {"cell_a": pd.Series([], dtype=np.uint64), "cell_b": pd.Series([], dtype=np.uint64),
          "x": pd.Series([], dtype=np.int64), "y": pd.Series([], dtype=np.int64),
          "z": pd.Series([], dtype=np.int64)}))
+    # every contact of a bouton with a possible partner inside the volume, drawn or not, and
+    # what became of it (CANDIDATE_FATES): the connection rule as the volume realises it
+    candidates: pd.DataFrame = field(default_factory=lambda: _candidate_table([]))
 
     @property
     def n_neurons(self) -> int:
         return int((~self.cells.is_glia).sum())
+
+
+#: what became of a synapse candidate (``candidates.fate``): not drawn by the connection rule,
+#: a second draw for the same bouton and post cell, or drawn and then: no cleft crop (a partner
+#: missing there, e.g. cut by the volume face), too few cleft voxels on a side or vesicle cloud
+#: voxels, the post side an axon, closer than a cleft to another of the pair; or a synapse
+CANDIDATE_FATES = ("not_drawn", "repeat", "no_crop", "small_cleft", "no_vesicles",
+                   "post_is_axon", "too_close", "synapse")
+_CANDIDATE_COLUMNS = ["pre_cell_id", "post_cell_id", "bouton", "pre_type", "post_type",
+                      "post_kind", "x", "y", "z", "fate"]
+
+
+def _candidate_table(rows) -> pd.DataFrame:
+    """The ``candidates`` ground-truth table of (pre id, post id, bouton (its number among the
+    pre cell's volume's boutons: with the pre id it names one bouton), pre type, post type,
+    post compartment name, x, y, z voxel, fate) rows, sorted by place."""
+    t = pd.DataFrame(rows, columns=_CANDIDATE_COLUMNS)
+    t = t.astype({"pre_cell_id": np.uint64, "post_cell_id": np.uint64, "bouton": np.int64,
+                  "x": np.int64,
+                  "y": np.int64, "z": np.int64, "pre_type": object, "post_type": object,
+                  "post_kind": object, "fate": object})
+    return t.sort_values(["x", "y", "z", "pre_cell_id", "post_cell_id"],
+                         kind="stable").reset_index(drop=True)
 
 
 def _check_args(shape_xyz, voxel_size_nm, n_cells, merge_errors, split_errors, glia_merges=0):
@@ -240,8 +266,8 @@ def synthesize(*, shape_xyz=EXAMPLE_SHAPE_XYZ, voxel_size_nm=(10, 10, 20), seed:
     sym = np.zeros(shape, np.uint8)
     asym = np.zeros(shape, np.uint8)
     vc = np.zeros(shape, np.uint8)
-    syn_table, ves_prims, clefts = _synapses(scene, cellvol, cmp, sj, sym, asym, vc, vs, cell_id,
-                                             rng, var)
+    syn_table, ves_prims, clefts, cand_table = _synapses(scene, cellvol, cmp, sj, sym, asym, vc,
+                                                         vs, cell_id, rng, var)
     lap("synapses")
     decoys = _decoy_contacts(var, len(syn_table), clefts, cellvol, (sj, sym, asym), vc, vs,
                              cell_id, rng)
@@ -285,7 +311,8 @@ def synthesize(*, shape_xyz=EXAMPLE_SHAPE_XYZ, voxel_size_nm=(10, 10, 20), seed:
         shape_xyz=shape, voxel_size_nm=vs_nm, seed=int(seed), raw=raw, seg=seg, mi=mi, vc=vc, sj=sj,
         sym=sym, asym=asym, compartments=cmp, mito=mito_vol, edges=edges, cells=cells,
         supervoxels=sv_table, synapses=syn_table, mitochondria=mito_table, skeletons=skel,
-        agglomeration_errors=errors, timings=tim, variation=var, decoys=decoys)
+        agglomeration_errors=errors, timings=tim, variation=var, decoys=decoys,
+        candidates=cand_table)
 
 
 # ---------------------------------------------------------------------------- agglomeration
@@ -427,9 +454,13 @@ def _synapses(scene, cellvol, cmp, sj, sym, asym, vc, vs, cell_id, rng, var: Var
     # 1. connectome draw (pre type x post type), at most one synapse per bouton and post cell
     drawn = []
     seen = set()
+    fate = ["not_drawn"] * len(cand)
     for k, (pre, post, bouton, kind, point, normal) in enumerate(cand):
         p = CONNECTION_PROB[TYPE_NAMES.index(types[pre]), TYPE_NAMES.index(types[post])]
-        if rng.random() < p and (bouton, post) not in seen:
+        if rng.random() < p:
+            if (bouton, post) in seen:
+                fate[k] = "repeat"
+                continue
             seen.add((bouton, post))
             drawn.append(k)
     # 2. vesicle clouds: boutons with a drawn synapse (towards its clefts), some others
@@ -469,6 +500,7 @@ def _synapses(scene, cellvol, cmp, sj, sym, asym, vc, vs, cell_id, rng, var: Var
         weak = rng.random() < var.weak_frac
         crop = _cleft_crop(cellvol, point, R, vs, pre, post)
         if crop is None:
+            fate[k] = "no_crop"
             continue
         sl, lo, pre_m, post_m, d_pre, d_post, rho = crop
         if default:
@@ -483,6 +515,7 @@ def _synapses(scene, cellvol, cmp, sj, sym, asym, vc, vs, cell_id, rng, var: Var
         n_post = int(np.count_nonzero(band & post_m))
         n_vc = int(np.count_nonzero((vc[sl] > vc_thr) & pre_m))
         if n_pre < min_side or n_post < min_side or n_vc < min_vc:
+            fate[k] = "no_vesicles" if n_pre >= min_side and n_post >= min_side else "small_cleft"
             continue
         loc = np.argwhere(band)
         cen = (loc + lo + 0.5) * vs
@@ -491,12 +524,15 @@ def _synapses(scene, cellvol, cmp, sj, sym, asym, vc, vs, cell_id, rng, var: Var
         post_comp = cmp[sl][band & post_m]
         kind_code = int(np.bincount(post_comp, minlength=8).argmax())
         if kind_code not in (C.SPINE_HEAD, C.SPINE_NECK, C.DENDRITE, C.SOMA):
+            fate[k] = "post_is_axon"
             continue  # the post side turned out to be an axon: not a synapse
         key = (pre, post)
         # clefts of one cell pair must stay > 250 nm apart (the pipeline merges closer ones)
         if any(np.linalg.norm(cpoint - q) < R + rq + 0.3 for q, rq in accepted.get(key, [])):
+            fate[k] = "too_close"
             continue
         accepted.setdefault(key, []).append((cpoint, R))
+        fate[k] = "synapse"
         peak = rng.uniform(*var.weak_peak) if weak else rng.uniform(*var.sj_peak)
         f = np.clip(1.15 * (1.0 - (rho / R) ** 3), 0, 1) * (1.0 - 0.2 * np.clip(
             np.minimum(d_pre, d_post) / w, 0, 1))
@@ -529,7 +565,18 @@ def _synapses(scene, cellvol, cmp, sj, sym, asym, vc, vs, cell_id, rng, var: Var
     table.insert(0, "syn_id", np.arange(1, len(table) + 1, dtype=np.uint64))
     table = table.astype({"pre_cell_id": np.uint64, "post_cell_id": np.uint64})
     clefts = np.array([q for qs in accepted.values() for q, _ in qs]).reshape(-1, 3)
-    return table, ves_prims, clefts
+    shape = np.asarray(cellvol.shape)
+    crows = []
+    for k, (pre, post, bouton, kind, point, _normal) in enumerate(cand):
+        v = np.floor(np.asarray(point) / vs).astype(np.int64)
+        outside = (v < 0).any() or (v >= shape).any()
+        if (outside and fate[k] != "synapse") or not cell_id[pre] or not cell_id[post]:
+            continue  # outside the volume (or a partner is): nothing of it to find
+        v = np.clip(v, 0, shape - 1)  # a synapse's cleft reaches into the volume
+        crows.append((int(cell_id[pre]), int(cell_id[post]), int(bouton), types[pre],
+                      types[post], _POST_KIND.get(int(kind), "other"), int(v[0]), int(v[1]),
+                      int(v[2]), fate[k]))
+    return table, ves_prims, clefts, _candidate_table(crows)
 
 
 def _cleft_crop(cellvol, point, R, vs, a, b):

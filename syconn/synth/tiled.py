@@ -38,7 +38,7 @@ CHUNKS = (128, 128, 64)
 _SV_COLUMNS = {"cells": ["cell_id"], "supervoxels": ["sv_id", "cell_id"],
                "synapses": ["pre_cell_id", "post_cell_id"], "mitochondria": ["cell_id"],
                "skeletons": ["cell_id"], "agglomeration_errors": ["sv_a", "sv_b"],
-               "decoys": ["cell_a", "cell_b"]}
+               "decoys": ["cell_a", "cell_b"], "candidates": ["pre_cell_id", "post_cell_id"]}
 _OWN_ID = {"synapses": "syn_id", "mitochondria": "mito_id"}
 _VOXEL_XYZ = {"cells": ("soma_x", "soma_y", "soma_z")}  # else x, y, z where present
 

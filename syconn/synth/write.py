@@ -21,7 +21,7 @@ __all__ = ["write_dataset", "VOLUMES", "FORMATS"]
 
 VOLUMES = ("raw", "seg", "mi", "vc", "sj", "sym", "asym")
 GT_TABLES = ("cells", "supervoxels", "synapses", "mitochondria", "skeletons", "agglomeration_errors",
-             "decoys")
+             "decoys", "candidates")
 FORMATS = ("h5", "knossos", "zarr")
 #: ``synth.json``'s ``ground_truth.compartment_codes`` (:class:`~syconn.synth.types.Compartment`)
 COMPARTMENT_CODES = {"background": 0, "dendrite": 1, "axon": 2, "soma": 3, "spine_neck": 4,

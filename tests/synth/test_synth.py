@@ -559,6 +559,30 @@ def test_varied_tissue_keeps_its_gap_and_ground_truth(gap, tmp_path):
     assert len(pd.read_parquet(tmp_path / "d" / "gt" / "decoys.parquet")) == len(r.decoys)
 
 
+def test_candidates_record_every_synapse_and_the_connection_rule(res, tmp_path):
+    from syconn.synth.core import CANDIDATE_FATES
+    from syconn.synth.types import CONNECTION_PROB, TYPE_NAMES
+
+    c = res.candidates
+    assert set(c.fate) <= set(CANDIDATE_FATES) and len(c) > len(res.synapses)
+    # each synapse is one candidate of its pair that became one, the rest did not
+    syn = c[c.fate == "synapse"]
+    assert len(syn) == len(res.synapses)
+    assert sorted(zip(syn.pre_cell_id, syn.post_cell_id)) == \
+        sorted(zip(res.synapses.pre_cell_id, res.synapses.post_cell_id))
+    # never a glia partner, never a pair the rule forbids; drawn ones are in the volume
+    assert (c.pre_type != "glia").all() and (c.post_type != "glia").all()
+    p = [CONNECTION_PROB[TYPE_NAMES.index(a), TYPE_NAMES.index(b)]
+         for a, b in zip(c.pre_type, c.post_type)]
+    assert all(q > 0 for q, f in zip(p, c.fate) if f != "not_drawn")
+    shape = np.asarray(res.shape_xyz)
+    xyz = c[["x", "y", "z"]].to_numpy()
+    assert ((xyz >= 0) & (xyz < shape)).all()
+    write_dataset(res, tmp_path / "d")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "d" / "gt" / "candidates.parquet"),
+                                  c, check_dtype=False)
+
+
 def test_default_tissue_has_no_variation_record(res, tmp_path):
     meta = json.loads(write_dataset(res, tmp_path / "d").read_text())
     assert meta["variation"] is None and len(res.decoys) == 0
