@@ -138,6 +138,9 @@ def _plot(rows: list[dict], path: Path, workers: int) -> None:
     ax[1].set(xlabel="volume (gigavoxels)", ylabel="peak RSS (GB)", xscale="log",
               title="peak memory per process")
     ax[1].legend(fontsize=8)
+    for a in ax:  # one labelled tick per size (a log axis' minor labels overlap)
+        a.set_xticks(v, [f"{x:.2g}" for x in v])
+        a.minorticks_off()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
