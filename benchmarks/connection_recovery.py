@@ -116,9 +116,7 @@ def realised_rule(candidates, names) -> tuple[np.ndarray, np.ndarray, np.ndarray
     rule drew and how many became synapses."""
     k = {n: i for i, n in enumerate(names)}
     c = candidates[candidates.pre_type.isin(k) & candidates.post_type.isin(k)]
-    g = c.assign(drawn=c.fate.isin(["repeat", "no_crop", "small_cleft", "no_vesicles",
-                                    "post_is_axon", "too_close", "synapse"]),
-                 syn=c.fate == "synapse")
+    g = c.assign(drawn=c.fate != "not_drawn", syn=c.fate == "synapse")
     g = g.groupby(["pre_cell_id", "bouton", "post_cell_id", "pre_type", "post_type"],
                   observed=True)[["drawn", "syn"]].any().reset_index()
     pairs = np.zeros((len(names), len(names)), np.int64)

@@ -28,8 +28,8 @@ import pandas as pd
 from syconn.errors import InputError
 from syconn.ml.synapses import FEATURES, feature_matrix
 
-__all__ = ["parse_seeds", "check_seed_split", "prepare_synthetic", "synthetic_labels", "annotation_labels",
-           "train_synapses", "SYNTH_SIZE_UM", "ANNOTATION_MAX_DIST_VX", "LABELS"]
+__all__ = ["parse_seeds", "check_seed_split", "prepare_synthetic", "synthetic_labels",
+           "annotation_labels", "train_synapses", "SYNTH_SIZE_UM", "ANNOTATION_MAX_DIST_VX", "LABELS"]
 
 SYNTH_SIZE_UM = 5.0  #: edge of a synthetic training volume (its voxel size is drawn)
 ANNOTATION_MAX_DIST_VX = 20  #: the original's create_syn_rfc: <= 20 voxels (L1) to a voxel

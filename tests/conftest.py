@@ -319,26 +319,30 @@ def wd_tools():
 
 
 @pytest.fixture(scope="session")
-def pipeline_wd(data, tmp_path_factory):
-    """The whole pipeline run once on ``data`` (blocks of :data:`BLOCK`, one worker, SQLite)."""
+def _pipeline_run(data, tmp_path_factory):
+    """The whole pipeline run once on ``data`` (blocks of :data:`BLOCK`, one worker, SQLite):
+    ``(working directory, its rows dumped right after the run)``."""
     from syconn.runner import run_pipeline
 
     wd = make_wd(tmp_path_factory.mktemp("ref") / "wd", data)
     run_pipeline(wd, workers=1, log=lambda m: None)
-    _PIPELINE_ROWS[str(wd)] = rows = dump(wd)
-    yield wd
+    rows = dump(wd)
+    yield wd, rows
     # many tests share this working directory: one that wrote to it and did not put back
     # exactly what was there makes every later comparison with it fail, far from the cause
     diff = row_differences(dump(wd), rows, wd)
     assert not diff, "a test left pipeline_wd changed:\n" + "\n".join(diff)
 
 
-_PIPELINE_ROWS: dict[str, dict] = {}
+@pytest.fixture(scope="session")
+def pipeline_wd(_pipeline_run):
+    """The processed working directory of :func:`_pipeline_run`."""
+    return _pipeline_run[0]
 
 
 @pytest.fixture(scope="session")
-def reference(pipeline_wd):
+def reference(_pipeline_run):
     """The rows of the clean one-worker run :func:`pipeline_wd`, dumped right after it ran:
     what every other run of ``data`` (other workers, backends, faults and resumes) must end
     with, ids included."""
-    return _PIPELINE_ROWS[str(pipeline_wd)]
+    return _pipeline_run[1]

@@ -91,9 +91,8 @@ def _candidate_table(rows) -> pd.DataFrame:
     post compartment name, x, y, z voxel, fate) rows, sorted by place."""
     t = pd.DataFrame(rows, columns=_CANDIDATE_COLUMNS)
     t = t.astype({"pre_cell_id": np.uint64, "post_cell_id": np.uint64, "bouton": np.int64,
-                  "x": np.int64,
-                  "y": np.int64, "z": np.int64, "pre_type": object, "post_type": object,
-                  "post_kind": object, "fate": object})
+                  "x": np.int64, "y": np.int64, "z": np.int64, "pre_type": object,
+                  "post_type": object, "post_kind": object, "fate": object})
     return t.sort_values(["x", "y", "z", "pre_cell_id", "post_cell_id"],
                          kind="stable").reset_index(drop=True)
 
