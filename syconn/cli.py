@@ -25,7 +25,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 train_app = typer.Typer(help="Train the models syconn ships (synapse classifier, glia, "
-                        "compartments).",
+                        "compartments, cell types, spines).",
                         no_args_is_help=True)
 app.add_typer(train_app, name="train")
 
@@ -514,6 +514,30 @@ def train_compartments_cmd(
                        validation=parse_seeds(validation), workdir=workdir, size_um=size_um,
                        seed=seed, n_trees=trees, min_samples_leaf=min_leaf, workers=workers,
                        log=typer.echo)
+
+
+@train_app.command("spines")
+def train_spines_cmd(
+    out: Path = typer.Argument(..., help="model file to write (.npz)"),
+    synthetic: str = typer.Option(..., "--synthetic", help="seeds of the synthetic training "
+                                  "volumes, e.g. 840-845 (syconn synth --variation, made in "
+                                  "memory)"),
+    validation: str = typer.Option(..., "--validation", help="seeds of the volumes that "
+                                   "choose the voting radius (figures in the card)"),
+    size_um: float = typer.Option(4.0, "--size-um", min=1.0, help="edge of each volume (um)"),
+    seed: int = typer.Option(0, help="seed of the forest"),
+    trees: int = typer.Option(40, "--trees", min=1),
+    min_leaf: int = typer.Option(20, "--min-leaf", min=1, help="minimum voxels per leaf"),
+    workers: int = typer.Option(2, "--workers", "-j", min=1, help="parallel worker processes"),
+) -> None:
+    """Train the spine model (surface voxels of a postsynaptic cell: neck, head, shaft,
+    other) from synthetic ground truth; writes the model."""
+    from syconn.spines import train_spines
+    from syconn.train import parse_seeds
+
+    train_spines(out, synthetic=parse_seeds(synthetic), validation=parse_seeds(validation),
+                 size_um=size_um, seed=seed, n_trees=trees, min_samples_leaf=min_leaf,
+                 workers=workers, log=typer.echo)
 
 
 @train_app.command("celltypes")

@@ -333,6 +333,18 @@ class CellTypesConfig:
 
 
 @dataclass
+class SpinesConfig:
+    """Spines at synapses (reference §1.10; here from the postsynaptic cell's shape around each
+    synapse, ``syconn.ml.spines``)."""
+
+    enabled: bool = _f(True, doc="give every synapse of known direction the postsynaptic spine "
+                                 "class (synapses.spiness_post) and, on a head, the head's "
+                                 "volume (spinehead_vol_post_um3)")
+    model: str = _f("", doc="spine model file (syconn train spines); empty: the one shipped "
+                            "with syconn")
+
+
+@dataclass
 class Config:
     """The whole ``config.yml``."""
 
@@ -346,6 +358,7 @@ class Config:
     views: ViewsConfig = _f(ViewsConfig())
     compartments: CompartmentsConfig = _f(CompartmentsConfig())
     celltypes: CellTypesConfig = _f(CellTypesConfig())
+    spines: SpinesConfig = _f(SpinesConfig())
 
     def db_url(self, wd: Path | str) -> str:
         """The database URL of working directory ``wd`` (SQLite in ``wd`` by default)."""

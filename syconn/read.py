@@ -146,6 +146,22 @@ def compartment_dir(wd: Path | str, cfg: Config, model=None) -> Path:
     return d.with_name(f"{d.name}-{model.digest[:8]}")
 
 
+def spine_model(wd: Path | str, cfg: Config):
+    """The spine model the config names (relative to ``wd``, or absolute), or the shipped one."""
+    from syconn.ml.spines import load_spine_model
+
+    path = cfg.spines.model
+    return load_spine_model(Path(wd) / path if path else None)
+
+
+def spine_dir(wd: Path | str, cfg: Config, model=None) -> Path:
+    """Folder of the spine step: ``steps/spines-<settings hash>-<model digest>`` (the
+    compartments decide which synapses have a post side, so their settings count)."""
+    model = model or spine_model(wd, cfg)
+    d = step_dir(wd, cfg, "spines", *COMPARTMENT_SECTIONS, "spines")
+    return d.with_name(f"{d.name}-{model.digest[:8]}")
+
+
 def pa_array(values: Sequence[int]):
     """An int64 Arrow array (for ``is_in`` filters)."""
     import pyarrow as pa

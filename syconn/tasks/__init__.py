@@ -2,6 +2,7 @@
 
 from syconn.tasks.base import Block, block_grid
 from syconn.tasks.celltypes import CellTypeInputs, CellTypes
+from syconn.tasks.spines import SpineShard, Spines
 from syconn.tasks.compartments import CompartmentShard, Compartments
 from syconn.tasks.matrix import MatrixExport
 from syconn.tasks.morphology import (
@@ -25,4 +26,5 @@ __all__ = ["Block", "block_grid", "Prepare", "SupervoxelBlock", "Supervoxels", "
            "OrganelleBlock", "OrganelleStitch", "OrganelleRelabel", "Organelles", "Pipeline",
            "ContactBlock", "SynapseShard", "SynapseFeatures", "Synapses", "MatrixExport", "MeshBlock", "MeshMerge", "Meshes",
            "SynapseMeshes", "SkeletonBlock", "SkeletonMerge", "Skeletons", "CellMorphology",
-           "Morphology", "CompartmentShard", "Compartments", "CellTypeInputs", "CellTypes"]
+           "Morphology", "CompartmentShard", "Compartments", "CellTypeInputs", "CellTypes",
+           "SpineShard", "Spines"]

@@ -47,8 +47,10 @@ CONN_MAT_COLUMNS = ["x", "y", "z", "ssv1", "ssv2", "size", "comp1", "comp2", "ce
 _INT_COLUMNS = {"x", "y", "z", "ssv1", "ssv2", "comp1", "comp2", "celltype1", "celltype2",
                 "spiness1", "spiness2", "direction_known"}
 _LEFT_OUT = ("# left out: latentmorph1_0..9 latentmorph2_0..9 (no morphology embedding is "
-             "computed); -1: not computed (spiness, spinehead_vol: no spine model yet; comp: "
-             "no skeleton within 3 um; celltype: the cell is not typed); direction_known 0: "
+             "computed); -1: not computed (spiness1, spinehead_vol1: only the postsynaptic side "
+             "is measured; spiness2: direction unknown or below the threshold; spinehead_vol2: "
+             "not on a spine head; comp: no skeleton within 3 um; celltype: the cell is not "
+             "typed); spiness 0 neck, 1 head, 2 shaft, 3 other; direction_known 0: "
              "ssv1 < ssv2 are the partners in id order, not pre and post")
 _FILES = ("conn_mat.csv", "conn_mat.parquet", "conn_mat.png", "conn_mat_types.png")
 
@@ -214,15 +216,19 @@ class MatrixExport(SyconnTask):
                 from syconn.tasks.celltypes import CellTypes
 
                 req["celltypes"] = CellTypes(working_dir=self.working_dir)
+            if self.cfg.spines.enabled:  # spiness2, spinehead_vol2
+                from syconn.tasks.spines import Spines
+
+                req["spines"] = Spines(working_dir=self.working_dir)
         return req
 
     def _step(self):
         # the export changes with the classifier's syn_prob, the compartment and the cell type
         # model: their models are part of the name
         req = self.requires()
-        d = self.step_dir("matrix", "cell_objects", "compartments", "celltypes")
+        d = self.step_dir("matrix", "cell_objects", "compartments", "celltypes", "spines")
         name = f"{d.name}-{req['synapses'].model.digest[:8]}"
-        for k in ("compartments", "celltypes"):
+        for k in ("compartments", "celltypes", "spines"):
             if k in req:
                 name += f"-{req[k].model.digest[:8]}"
         return d.with_name(name)

@@ -11,6 +11,7 @@ from syconn.tasks.compartments import Compartments
 from syconn.tasks.matrix import MatrixExport
 from syconn.tasks.morphology import Morphology
 from syconn.tasks.organelles import KINDS, Organelles
+from syconn.tasks.spines import Spines
 from syconn.tasks.supervoxels import Cells
 
 __all__ = ["Pipeline"]
@@ -32,3 +33,5 @@ class Pipeline(luigi.WrapperTask):
             yield Compartments(working_dir=self.working_dir)
             if cfg.celltypes.enabled:  # reads the compartments
                 yield CellTypes(working_dir=self.working_dir)
+            if cfg.spines.enabled:  # the post side is the compartments'
+                yield Spines(working_dir=self.working_dir)

@@ -1,0 +1,106 @@
+"""The spine model: per surface voxel of a postsynaptic cell around a synapse, P(neck, head,
+shaft, other) from the shape features of :mod:`syconn.proc.spines`.
+
+A random forest stored as node arrays with a card (:mod:`syconn.ml.cardfile`, no pickle),
+evaluated with numba.  Trained by ``syconn train spines`` (:func:`syconn.train.train_spines`)
+on the generator's compartment volume, which labels every voxel neck, head or shaft.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from syconn.errors import InputError
+from syconn.ml.cardfile import write_card_file
+from syconn.ml.forest import Forest, forest_from_sklearn, forest_proba, read_forest_file
+from syconn.proc.spines import FEATURE_NAMES, SPINE_CLASSES
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "SpineModel", "fit_spine_forest", "load_spine_model",
+           "default_spine_model_path"]
+
+FORMAT = "syconn-spine-model"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SpineModel:
+    """A trained spine forest and its card (features, classes, figures)."""
+
+    forest: Forest
+    card: Mapping = field(default_factory=dict)
+
+    @property
+    def digest(self) -> str:
+        """12 hex digits of the model's content (forest and features)."""
+        import hashlib
+        import json
+
+        h = hashlib.sha1()
+        for a in self.forest.arrays().values():
+            h.update(np.ascontiguousarray(a).tobytes())
+        h.update(json.dumps(list(self.card["features"])).encode())
+        return h.hexdigest()[:12]
+
+    def proba(self, features: np.ndarray) -> np.ndarray:
+        """P(neck, head, shaft, other) per voxel, ``(n, 4)``."""
+        X = np.asarray(features, np.float32)
+        if X.ndim != 2 or X.shape[1] != len(FEATURE_NAMES):
+            raise InputError(f"spine features: shape {X.shape}, expected (n, "
+                             f"{len(FEATURE_NAMES)})")
+        return forest_proba(self.forest, X) if len(X) else np.zeros((0, len(SPINE_CLASSES)))
+
+    def save(self, path) -> Path:
+        card = dict(self.card)
+        card.update(format=FORMAT, format_version=FORMAT_VERSION, classes=list(SPINE_CLASSES),
+                    n_trees=self.forest.n_trees, n_nodes=self.forest.n_nodes)
+        return write_card_file(path, card, self.forest.arrays())
+
+
+def fit_spine_forest(X: np.ndarray, y: np.ndarray, *, seed: int = 0, n_trees: int = 60,
+                     min_samples_leaf: int = 20, max_samples: int | None = 20000,
+                     card: Mapping | None = None) -> SpineModel:
+    """Fit the forest on voxel features ``X`` and classes ``y`` (0-3; -1 rows left out),
+    balanced class weights; each tree sees at most ``max_samples`` voxels (neighbouring surface
+    voxels are near copies of each other, so more buys little and costs size)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    X = np.asarray(X, np.float32)
+    y = np.asarray(y, np.int64)
+    ok = y >= 0
+    present = set(np.unique(y[ok]).tolist())
+    missing = [SPINE_CLASSES[k] for k in range(len(SPINE_CLASSES)) if k not in present]
+    if missing:
+        raise InputError(f"training voxels: no voxel of class(es) {missing}")
+    ms = None if max_samples is None or max_samples >= ok.sum() else int(max_samples)
+    rf = RandomForestClassifier(n_estimators=n_trees, min_samples_leaf=min_samples_leaf,
+                                max_features="sqrt", class_weight="balanced", n_jobs=1,
+                                max_samples=ms, random_state=seed).fit(X[ok], y[ok])
+    out = dict(card or {})
+    out.update(features=list(FEATURE_NAMES), seed=int(seed), n_train_voxels=int(ok.sum()),
+               train_class_voxels=[int(np.sum(y[ok] == k)) for k in range(len(SPINE_CLASSES))],
+               min_samples_leaf=int(min_samples_leaf), max_samples=ms)
+    return SpineModel(forest=forest_from_sklearn(rf, multiclass=True), card=out)
+
+
+def default_spine_model_path() -> Path:
+    """The spine model shipped in the package (``syconn/ml/models/spines.npz``)."""
+    return Path(str(resources.files("syconn.ml") / "models" / "spines.npz"))
+
+
+def _n_classes(card, fail) -> int:
+    if card.get("classes") != list(SPINE_CLASSES):
+        raise fail(f"corrupt model (classes {card.get('classes')!r}, expected "
+                   f"{list(SPINE_CLASSES)})")
+    return len(SPINE_CLASSES)
+
+
+def load_spine_model(path=None) -> SpineModel:
+    """Read a spine model file (default: the shipped one), checking its card first."""
+    card, forest = read_forest_file(path or default_spine_model_path(), FORMAT, FORMAT_VERSION,
+                                    "spine model", FEATURE_NAMES, _n_classes)
+    return SpineModel(forest=forest, card=card)
