@@ -44,7 +44,7 @@ def box_bounds(point_vx, voxel_nm, shape_xyz) -> tuple[np.ndarray, np.ndarray]:
 
     >>> lo, hi = box_bounds((5, 500, 100), (10, 10, 25), (1000, 1000, 200))
     >>> lo.tolist(), hi.tolist()
-    ([0, 340, 36], [166, 661, 165])
+    ([0, 380, 52], [126, 621, 149])
     """
     vs = np.asarray(voxel_nm, np.float64)
     half = np.round(BOX_UM * 1000.0 / vs).astype(np.int64)

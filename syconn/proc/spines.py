@@ -15,7 +15,7 @@ every voxel size:
 - ``open_R_part_um3``: the volume of the piece of that opening the voxel lies in (a head beyond
   its neck is a small piece, the shaft the large one; 0 outside the opening);
 - ``open_R_part_extent``: that piece's bounding-box diagonal, um (a shaft crosses the box);
-- ``open_R_main_dist``: the distance to the largest piece of the opening (the shaft);
+- ``open_250_main_dist``: the distance to the largest piece of the widest opening (the shaft);
 - ``core_dist`` and ``core_dist_rel``: the distance to the box's thick core (inscribed radius at
   least 0.8 ``dmax_box``), in nm and in units of ``dmax_box`` (how far out from the shaft).
 
@@ -43,11 +43,11 @@ SPINE_CLASSES = ("neck", "head", "shaft", "other")
 NECK, HEAD, SHAFT, OTHER = range(4)
 
 #: half the box edge around a synapse, um (a head sits up to ~2 um from its shaft)
-BOX_UM = 1.6
+BOX_UM = 1.2
 #: a head's volume is measured within this distance of its voxel nearest the synapse, nm
 HEAD_BOX_NM = 800.0
 #: the box is strided to about this voxel size in x and y (z is kept)
-TARGET_NM = 20.0
+TARGET_NM = 30.0
 
 _THICK_NM = (60.0, 120.0, 250.0, 500.0)
 _OPEN_NM = (80.0, 150.0, 250.0)
@@ -56,7 +56,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     + tuple(f"open_{int(r)}" for r in _OPEN_NM)
     + tuple(f"open_{int(r)}_part_um3" for r in _OPEN_NM)
     + tuple(f"open_{int(r)}_part_extent" for r in _OPEN_NM)
-    + tuple(f"open_{int(r)}_main_dist" for r in _OPEN_NM)
+    + (f"open_{int(_OPEN_NM[-1])}_main_dist",)
     + ("core_dist", "core_dist_rel")
     + ("basin_peak", "basin_peak_rel", "basin_um3", "basin_saddle_rel", "basin_nbr_peak_rel",
        "basin_peak_core_dist"))
@@ -66,7 +66,7 @@ def box_factors(voxel_nm, target_nm: float = TARGET_NM) -> tuple[int, int, int]:
     """Strides of the box in x, y, z: x and y to about ``target_nm``, z never.
 
     >>> box_factors((8, 8, 40)), box_factors((10, 10, 25)), box_factors((30, 30, 30))
-    ((2, 2, 1), (2, 2, 1), (1, 1, 1))
+    ((4, 4, 1), (3, 3, 1), (1, 1, 1))
     """
     v = np.asarray(voxel_nm, np.float64)
     f = np.maximum(1, np.round(target_nm / v[:2])).astype(int)
@@ -140,7 +140,9 @@ def _features(m, voxel_nm):
         core = d > r
         opened = ((_edt(~core, vs) <= r) & m) if core.any() else np.zeros_like(m)
         if not opened.any():
-            X[:, [col + k, col + 3 * n_open + k]] = 1e4
+            X[:, col + k] = 1e4
+            if k == n_open - 1:
+                X[:, col + 3 * n_open] = 1e4
             continue
         X[:, col + k] = _edt(~opened, vs)[at]
         lab = cc3d.connected_components(opened, connectivity=26)
@@ -154,9 +156,9 @@ def _features(m, voxel_nm):
         here = lab[at]
         X[:, col + n_open + k] = sizes[here]
         X[:, col + 2 * n_open + k] = extent[here]
-        main = int(np.argmax(sizes))
-        X[:, col + 3 * n_open + k] = _edt(lab != main, vs)[at]
-    col += 4 * n_open
+        if k == n_open - 1:
+            X[:, col + 3 * n_open] = _edt(lab != int(np.argmax(sizes)), vs)[at]
+    col += 3 * n_open + 1
     cd_vol = _edt(~(d >= 0.8 * dmax), vs)
     cd = cd_vol[at]
     X[:, col] = cd
@@ -183,21 +185,21 @@ def _basin_features(m, d, core_dist, vs):
     mk[tuple(pk.T)] = np.arange(1, len(pk) + 1)
     ws = watershed(-d, mk, mask=m)
     n = len(pk) + 1
-    peak = np.zeros(n)
-    np.maximum.at(peak, ws.ravel(), d.ravel())
+    peak = _group_max(ws.ravel(), d.ravel(), n)
     vol = np.bincount(ws.ravel(), minlength=n) * float(np.prod(vs)) / 1e9
-    saddle = np.zeros(n)
-    nbr = np.zeros(n)
+    us, vs_, hs = [], [], []
     for ax in range(3):
         a = np.moveaxis(ws, ax, 0)
         da = np.moveaxis(d, ax, 0)
         la, lb = a[:-1].ravel(), a[1:].ravel()
         sel = (la > 0) & (lb > 0) & (la != lb)
-        la, lb = la[sel], lb[sel]
         h = np.minimum(da[:-1].ravel()[sel], da[1:].ravel()[sel])
-        for u, v in ((la, lb), (lb, la)):
-            np.maximum.at(saddle, u, h)
-            np.maximum.at(nbr, u, peak[v])
+        us += [la[sel], lb[sel]]
+        vs_ += [lb[sel], la[sel]]
+        hs += [h, h]
+    u, v, h = (np.concatenate(x) for x in (us, vs_, hs))
+    saddle = _group_max(u, h, n)
+    nbr = _group_max(u, peak[v], n)
     pcore = np.zeros(n)
     pcore[1:] = core_dist[tuple(pk.T)]
     dmax = max(float(d.max()), 1.0)
@@ -206,6 +208,22 @@ def _basin_features(m, d, core_dist, vs):
         f = f.copy()
         f[0] = 0.0
         out[..., k] = f[ws]
+    return out
+
+
+def _group_max(keys: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Per key 0..n-1 the largest of its ``values`` (0 for keys without any).
+
+    >>> _group_max(np.array([2, 0, 2, 2]), np.array([1., 5., 7., 3.]), 4).tolist()
+    [5.0, 0.0, 7.0, 0.0]
+    """
+    out = np.zeros(n)
+    if not len(keys):
+        return out
+    order = np.argsort(keys, kind="stable")
+    k, v = keys[order], np.asarray(values, np.float64)[order]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    out[k[starts]] = np.maximum.reduceat(v, starts)
     return out
 
 

@@ -36,7 +36,9 @@ class _ModelTask(SyconnTask):
         return self._model
 
     def n_shards(self) -> int:
-        return n_merge_shards(len(skeleton_cubes(self)))
+        """One shard per block (at least one per skeleton merge shard): enough to keep every
+        worker busy, few enough that the per-shard reads stay small."""
+        return max(len(self.blocks), n_merge_shards(len(skeleton_cubes(self))))
 
 
 def spine_synapses(res, threshold: float) -> dict[str, np.ndarray]:
