@@ -21,6 +21,7 @@ from syconn.tasks.base import DBTarget, SyconnTask, read_parquet, write_parquet
 from syconn.tasks.compartments import Compartments
 from syconn.tasks.morphology import n_merge_shards, skeleton_cubes
 from syconn.tasks.supervoxels import Cells, read_sv_to_cell
+from syconn.tasks.synapses import Synapses
 
 __all__ = ["SpineShard", "Spines", "spine_synapses"]
 
@@ -63,8 +64,14 @@ class SpineShard(_ModelTask):
                 "cells": Cells(working_dir=self.working_dir)}
 
     def output(self):
-        return luigi.LocalTarget(str(read_side.spine_dir(self.wd, self.cfg, self.model)
-                                     / "synapses" / f"shard_{self.shard:03d}.parquet"))
+        # the shard reads the synapses' direction and syn_prob from SQL: the synapse and
+        # compartment models that set them are part of its folder's name
+        from syconn.tasks.compartments import compartment_model
+
+        d = read_side.spine_dir(self.wd, self.cfg, self.model)
+        d = d.with_name(f"{d.name}-{Synapses(working_dir=self.working_dir).model.digest[:8]}"
+                        f"-{compartment_model(self.cfg, self.working_dir).digest[:8]}")
+        return luigi.LocalTarget(str(d / "synapses" / f"shard_{self.shard:03d}.parquet"))
 
     def run(self):
         from syconn.proc.spines import OTHER, box_factors
@@ -109,7 +116,11 @@ class Spines(_ModelTask):
     """The shards' spine classes and head volumes -> ``synapses`` in SQL."""
 
     def requires(self):
-        return [SpineShard(working_dir=self.working_dir, shard=k) for k in range(self.n_shards())]
+        # the compartments too: shards found complete (a copied or resumed working directory)
+        # do not bring in their requirements, and the rows must be in SQL before the update
+        return {"shards": [SpineShard(working_dir=self.working_dir, shard=k)
+                           for k in range(self.n_shards())],
+                "compartments": Compartments(working_dir=self.working_dir)}
 
     def db_task_id(self) -> str:
         from syconn.tasks.compartments import compartment_model
@@ -124,7 +135,7 @@ class Spines(_ModelTask):
     def run(self):
         from syconn.db import bulk_update
 
-        t = pa.concat_tables([read_parquet(s.path) for s in self.input()])
+        t = pa.concat_tables([read_parquet(s.path) for s in self.input()["shards"]])
         t = t.select(["id", "spiness_post", "spinehead_vol_post_um3"])
         n = bulk_update(self.engine, "synapses", t,
                         reset_columns=["spiness_post", "spinehead_vol_post_um3"],

@@ -369,8 +369,8 @@ def syn_meta_url(synthresh, axodend_only) -> str:
 @pytest.mark.parametrize("synthresh", [0.0, 0.5, 0.99])
 def test_all_syn_meta_against_sql(client, results, synthresh):
     rows = sql(results, "SELECT id, area_um2, syn_prob, sign, rep_x, rep_y, rep_z, cell_pre, "
-                        "cell_post, cell_a, cell_b, comp_pre, comp_post FROM synapses "
-                        "WHERE syn_prob >= :t ORDER BY id", t=synthresh)
+                        "cell_post, cell_a, cell_b, comp_pre, comp_post, spiness_post "
+                        "FROM synapses WHERE syn_prob >= :t ORDER BY id", t=synthresh)
     m = client.get(syn_meta_url(synthresh, False)).json()
     assert list(m) == list(K.SYN_META_KEYS)
     assert all(len(v) == len(rows) for v in m.values())
@@ -392,8 +392,11 @@ def test_all_syn_meta_against_sql(client, results, synthresh):
     code = (lambda c: -1 if types.get(c) is None else legend.index(types[c]))
     assert m["neuron_partner_ct_0"] == [code(p) for p in m["ssv_partner_0"]]
     assert m["neuron_partner_ct_1"] == [code(p) for p in m["ssv_partner_1"]]
-    for k in ("neuron_partner_sp_0", "neuron_partner_sp_1"):
-        assert m[k] == [-1] * len(rows), k     # no spines predicted yet
+    # spiness: only the postsynaptic side is measured; NULL (direction unknown, below the
+    # threshold) -> -1
+    assert m["neuron_partner_sp_0"] == [-1] * len(rows)
+    assert m["neuron_partner_sp_1"] == [-1 if r[13] is None else r[13] for r in rows]
+    assert any(v >= 0 for v in m["neuron_partner_sp_1"]) or synthresh > 0.9
     # axodend_only keeps the axo-dendritic synapses and those it cannot tell
     keep = [a < 0 or b < 0 or a + b == 1 for a, b in zip(ax0, ax1)]
     assert client.get(syn_meta_url(synthresh, True)).json()["ids"] == \

@@ -80,9 +80,12 @@ def test_synapses_and_contact_sites_are_loaded(ref):
 def test_other_block_shape_same_ids_and_rows(ref, data, tmp_path):
     wd = make_wd(tmp_path / "wd", data, block=(64, 64, 48))
     build(Synapses(working_dir=str(wd)))
+    later = ["spiness_post", "spinehead_vol_post_um3"]  # the spine step's, not run here
     for name in ("contact_sites", "synapses"):
-        pd.testing.assert_frame_equal(table(wd, name), table(ref, name), check_exact=False,
-                                      rtol=1e-9, obj=name)
+        a, b = table(wd, name), table(ref, name)
+        if name == "synapses":
+            a, b = a.drop(columns=later), b.drop(columns=later)
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9, obj=name)
 
 
 @pytest.mark.parametrize("blocks_per_shard, n_shards", [(3, 3), (1, 8)])
