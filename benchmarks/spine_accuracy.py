@@ -29,8 +29,6 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 
-import numpy as np
-
 
 def _one(seed, size_um, model_path):
     from syconn.ml.spines import load_spine_model

@@ -1,7 +1,7 @@
 """Spines (SyConn step 7, spiness and spine-head volume) at every synapse of known direction.
 
 ``SpineShard[shard]`` takes the synapses above the threshold whose direction is known (after
-the compartments), every ``n``-th by id, reads the postsynaptic cell's mask in a box around
+the compartments) whose representative voxel lies in block ``shard``, reads the postsynaptic cell's mask in a box around
 each (:data:`syconn.proc.spines.BOX_UM`) and runs the spine model (:mod:`syconn.spines`): the
 spine class at the synapse (the original's codes: 0 neck, 1 head, 2 shaft, 3 other) and, on a
 head, its volume; a synapse whose post compartment is axon, bouton or soma is ``other`` without
@@ -19,7 +19,6 @@ import pyarrow as pa
 from syconn import read as read_side
 from syconn.tasks.base import DBTarget, SyconnTask, read_parquet, write_parquet
 from syconn.tasks.compartments import Compartments
-from syconn.tasks.morphology import n_merge_shards, skeleton_cubes
 from syconn.tasks.supervoxels import Cells, read_sv_to_cell
 from syconn.tasks.synapses import Synapses
 
@@ -37,16 +36,23 @@ class _ModelTask(SyconnTask):
         return self._model
 
     def n_shards(self) -> int:
-        """One shard per block (at least one per skeleton merge shard): enough to keep every
-        worker busy, few enough that the per-shard reads stay small."""
-        return max(len(self.blocks), n_merge_shards(len(skeleton_cubes(self))))
+        """One shard per block: shard ``k`` takes the synapses whose representative voxel lies
+        in block ``k``, so each reads only its own rows and boxes near each other."""
+        return len(self.blocks)
 
 
-def spine_synapses(res, threshold: float) -> dict[str, np.ndarray]:
-    """The synapses the spine step looks at: above ``threshold``, direction known, by id."""
+def spine_synapses(res, threshold: float, lo=None, hi=None) -> dict[str, np.ndarray]:
+    """The synapses the spine step looks at: above ``threshold``, direction known, with the
+    representative voxel in ``[lo, hi)`` where given, by id."""
+    where = ""
+    params = {"t": threshold}
+    if lo is not None:
+        for a, l0, h0 in zip("xyz", lo, hi):
+            where += f" AND rep_{a} >= :lo_{a} AND rep_{a} < :hi_{a}"
+            params[f"lo_{a}"], params[f"hi_{a}"] = int(l0), int(h0)
     cols, rows = res.query(
         "SELECT id, cell_post, comp_post, rep_x, rep_y, rep_z FROM synapses "
-        "WHERE syn_prob >= :t AND cell_post IS NOT NULL ORDER BY id", {"t": threshold})
+        f"WHERE syn_prob >= :t AND cell_post IS NOT NULL{where} ORDER BY id", params)
     out = {c: np.array([r[i] for r in rows]) for i, c in enumerate(cols)}
     out["comp_post"] = np.array([-1 if r[2] is None else int(r[2]) for r in rows], np.int64)
     for c in ("id", "cell_post", "rep_x", "rep_y", "rep_z"):
@@ -55,7 +61,8 @@ def spine_synapses(res, threshold: float) -> dict[str, np.ndarray]:
 
 
 class SpineShard(_ModelTask):
-    """Spine class and head volume of every ``n``-th synapse -> ``synapses/shard_NNN.parquet``."""
+    """Spine class and head volume of the synapses in block ``shard`` ->
+    ``synapses/shard_NNN.parquet``."""
 
     shard = luigi.IntParameter()
 
@@ -68,9 +75,12 @@ class SpineShard(_ModelTask):
         # compartment models that set them are part of its folder's name
         from syconn.tasks.compartments import compartment_model
 
-        d = read_side.spine_dir(self.wd, self.cfg, self.model)
-        d = d.with_name(f"{d.name}-{Synapses(working_dir=self.working_dir).model.digest[:8]}"
-                        f"-{compartment_model(self.cfg, self.working_dir).digest[:8]}")
+        if getattr(self, "_dir", None) is None:   # luigi asks often; the models load once
+            d = read_side.spine_dir(self.wd, self.cfg, self.model)
+            self._dir = d.with_name(
+                f"{d.name}-{Synapses(working_dir=self.working_dir).model.digest[:8]}"
+                f"-{compartment_model(self.cfg, self.working_dir).digest[:8]}")
+        d = self._dir
         return luigi.LocalTarget(str(d / "synapses" / f"shard_{self.shard:03d}.parquet"))
 
     def run(self):
@@ -79,32 +89,37 @@ class SpineShard(_ModelTask):
         from syconn.spines import box_bounds, synapse_spine
 
         res = Results(self.working_dir, self.cfg)
-        syn = spine_synapses(res, res.syn_prob_threshold())
-        sel = np.flatnonzero(syn["id"] % self.n_shards() == self.shard)
+        b = self.block(self.shard)
+        syn = spine_synapses(res, res.syn_prob_threshold(), b.offset, b.end)
+        n_syn = len(syn["id"])
         sv_ids, sv_cells = read_sv_to_cell(self)
+        by_cell = np.argsort(sv_cells, kind="stable")   # each cell's supervoxels: one range
+        sv_ids, sv_cells = sv_ids[by_cell], sv_cells[by_cell]
         vs = np.asarray(self.cfg.dataset.voxel_size_nm, np.float64)
         shape = self.dataset_shape()
         radius = float(self.model.card.get("radius_nm", 150.0))
         f = np.asarray(box_factors(vs), np.int64)
-        cls = np.full(len(sel), -1, np.int64)
-        prob = np.full(len(sel), np.nan)
-        vol = np.full(len(sel), np.nan)
-        for n, i in enumerate(sel):
+        cls = np.full(n_syn, -1, np.int64)
+        prob = np.full(n_syn, np.nan)
+        vol = np.full(n_syn, np.nan)
+        for i in range(n_syn):
             if syn["comp_post"][i] in _NOT_SPINE:
-                cls[n], prob[n] = OTHER, 1.0
+                cls[i], prob[i] = OTHER, 1.0
                 continue
             p = np.array([syn[f"rep_{a}"][i] for a in "xyz"], np.int64)
             lo, hi = box_bounds(p, vs, shape)
             seg = self.read_seg(tuple(int(v) for v in lo), tuple(int(v) for v in hi - lo))
-            seg = seg[::f[0], ::f[1], ::f[2]]   # strided first: a quarter of the voxels to map
-            mask = np.isin(seg, sv_ids[sv_cells == np.uint64(syn["cell_post"][i])])
+            seg = seg[::f[0], ::f[1], ::f[2]]   # strided first: fewer voxels to map
+            c = np.uint64(syn["cell_post"][i])
+            mine = sv_ids[np.searchsorted(sv_cells, c):np.searchsorted(sv_cells, c, "right")]
+            mask = np.isin(seg, mine)
             if mask.any():
-                cls[n], prob[n], vol[n] = synapse_spine(self.model, mask, vs * f,
+                cls[i], prob[i], vol[i] = synapse_spine(self.model, mask, vs * f,
                                                         (p - lo) / f, radius_nm=radius)
-            if n % 25 == 0:
-                self.progress(n, len(sel), "synapses")
+            if i % 25 == 0:
+                self.progress(i, n_syn, "synapses")
         write_parquet(pa.table({
-            "id": pa.array(syn["id"][sel], pa.int64()),
+            "id": pa.array(syn["id"], pa.int64()),
             "spiness_post": pa.array(np.where(cls >= 0, cls, None).tolist(), pa.int16()),
             "spiness_prob": pa.array(np.where(np.isfinite(prob), prob, None).tolist(),
                                      pa.float64()),
