@@ -9,15 +9,13 @@ a card and the forest's node arrays (:mod:`syconn.ml.cardfile`; no pickle).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from syconn.errors import InputError
-from syconn.ml.cardfile import write_card_file
-from syconn.ml.forest import Forest, forest_from_sklearn, forest_proba, read_forest_file
+from syconn.ml.forest import ForestModel, forest_from_sklearn, read_forest_file
 from syconn.proc.celltypes import FEATURE_NAMES, type_certainty
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "CellTypeModel", "fit_celltype_forest",
@@ -27,12 +25,13 @@ FORMAT = "syconn-celltype-model"
 FORMAT_VERSION = 1
 
 
-@dataclass(frozen=True)
-class CellTypeModel:
-    """A trained cell type forest and its card (``classes``, ``features``, figures)."""
+class CellTypeModel(ForestModel):
+    """A trained cell type forest and its card (``classes``, ``features``, figures);
+    :meth:`proba` gives P(class) per cell, ``(n, classes)`` in :attr:`classes` order."""
 
-    forest: Forest
-    card: Mapping = field(default_factory=dict)
+    FORMAT = FORMAT
+    FORMAT_VERSION = FORMAT_VERSION
+    WHAT = "cell type"
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -43,26 +42,8 @@ class CellTypeModel:
         """Cells with less skeleton cable are not typed (chosen on validation volumes)."""
         return float(self.card.get("min_cable_um", 0.0))
 
-    @property
-    def digest(self) -> str:
-        """12 hex digits of the model's content (forest, features, classes, cable floor)."""
-        import hashlib
-        import json
-
-        h = hashlib.sha1()
-        for a in self.forest.arrays().values():
-            h.update(np.ascontiguousarray(a).tobytes())
-        h.update(json.dumps([list(self.card["features"]), list(self.classes),
-                             self.min_cable_um]).encode())
-        return h.hexdigest()[:12]
-
-    def proba(self, features: np.ndarray) -> np.ndarray:
-        """P(class) per cell, ``(n, classes)`` in :attr:`classes` order."""
-        X = np.asarray(features, np.float32)
-        if X.ndim != 2 or X.shape[1] != len(self.card["features"]):
-            raise InputError(f"cell type features: shape {X.shape}, expected (n, "
-                             f"{len(self.card['features'])})")
-        return forest_proba(self.forest, X) if len(X) else np.zeros((0, len(self.classes)))
+    def _digest_payload(self):
+        return [list(self.card["features"]), list(self.classes), self.min_cable_um]
 
     def predict(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(class index, probabilities, certainty)`` per cell."""
@@ -70,12 +51,6 @@ class CellTypeModel:
         if not len(p):
             return np.zeros(0, np.int64), p, np.zeros(0)
         return p.argmax(1), p, type_certainty(p)
-
-    def save(self, path) -> Path:
-        card = dict(self.card)
-        card.update(format=FORMAT, format_version=FORMAT_VERSION,
-                    n_trees=self.forest.n_trees, n_nodes=self.forest.n_nodes)
-        return write_card_file(path, card, self.forest.arrays())
 
 
 def fit_celltype_forest(X: np.ndarray, y: np.ndarray, classes: Sequence[str], *, seed: int = 0,

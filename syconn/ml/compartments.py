@@ -12,15 +12,13 @@ forest's node arrays (:mod:`syconn.ml.cardfile`; no pickle).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from syconn.errors import InputError
-from syconn.ml.cardfile import write_card_file
-from syconn.ml.forest import Forest, forest_from_sklearn, forest_proba, read_forest_file
+from syconn.ml.forest import ForestModel, forest_from_sklearn, read_forest_file
 from syconn.proc.compartments import FEATURE_NAMES, bouton_kinds, smooth_proba
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "MODEL_CLASSES", "CompartmentModel", "fit_forest",
@@ -32,24 +30,18 @@ MODEL_CLASSES = ("dendrite", "axon", "soma", "bouton")
 """What the forest tells apart; a bouton becomes en-passant (3) or terminal (4) afterwards."""
 
 
-@dataclass(frozen=True)
-class CompartmentModel:
+class CompartmentModel(ForestModel):
     """A trained compartment forest and its card (``features``, ``smooth_um``, figures)."""
 
-    forest: Forest
-    card: Mapping = field(default_factory=dict)
+    FORMAT = FORMAT
+    FORMAT_VERSION = FORMAT_VERSION
+    WHAT = "compartment"
 
-    @property
-    def digest(self) -> str:
-        """12 hex digits of the model's content (forest, features, smoothing)."""
-        import hashlib
-        import json
+    def _digest_payload(self):
+        return [list(self.card["features"]), self.smooth_um]
 
-        h = hashlib.sha1()
-        for a in self.forest.arrays().values():
-            h.update(np.ascontiguousarray(a).tobytes())
-        h.update(json.dumps([list(self.card["features"]), self.smooth_um]).encode())
-        return h.hexdigest()[:12]
+    def _saved_card(self) -> dict:
+        return {"classes": list(MODEL_CLASSES)}
 
     @property
     def smooth_um(self) -> float:
@@ -57,11 +49,7 @@ class CompartmentModel:
 
     def node_proba(self, features: np.ndarray) -> np.ndarray:
         """Unsmoothed P(class) per node, ``(n, 4)`` in :data:`MODEL_CLASSES` order."""
-        X = np.asarray(features, np.float32)
-        if X.ndim != 2 or X.shape[1] != len(self.card["features"]):
-            raise InputError(f"compartment features: shape {X.shape}, expected (n, "
-                             f"{len(self.card['features'])})")
-        return forest_proba(self.forest, X) if len(X) else np.zeros((0, len(MODEL_CLASSES)))
+        return self.proba(features)
 
     def predict(self, vertices_nm: np.ndarray, edges: np.ndarray, features: np.ndarray,
                 smooth_um: float | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -79,12 +67,6 @@ class CompartmentModel:
         lab = np.array([0, 1, 2])[p.argmax(axis=1)] if len(p) else np.zeros(0, np.int64)
         lab[(lab == 1) & (raw[:, 3] > raw[:, 1])] = 3
         return bouton_kinds(lab, edges), p
-
-    def save(self, path) -> Path:
-        card = dict(self.card)
-        card.update(format=FORMAT, format_version=FORMAT_VERSION, classes=list(MODEL_CLASSES),
-                    n_trees=self.forest.n_trees, n_nodes=self.forest.n_nodes)
-        return write_card_file(path, card, self.forest.arrays())
 
 
 def fit_forest(X: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None, *,

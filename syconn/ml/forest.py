@@ -18,14 +18,17 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from numba import njit
 
 from syconn.errors import InputError
 
-__all__ = ["Forest", "forest_from_sklearn", "forest_proba", "read_forest_file"]
+__all__ = ["Forest", "ForestModel", "forest_from_sklearn", "forest_proba", "read_forest_file"]
 
 
 @dataclass(frozen=True)
@@ -187,3 +190,59 @@ def read_forest_file(path, fmt: str, version: int, what: str, feature_names, n_c
         raise fail(f"corrupt model (leaf values of shape {forest.value.shape}, expected "
                    f"(n, {n}))")
     return card, forest
+
+
+@dataclass(frozen=True)
+class ForestModel:
+    """A shipped forest and its card: the part every model of :mod:`syconn.ml` shares (the
+    content digest that names what the pipeline derived from it, probabilities with a shape
+    check, saving with the file format).  Subclasses set :attr:`FORMAT`, :attr:`FORMAT_VERSION`
+    and :attr:`WHAT`, and say what else the digest and the saved card hold."""
+
+    forest: Forest
+    card: Mapping = field(default_factory=dict)
+
+    FORMAT: ClassVar[str] = ""
+    FORMAT_VERSION: ClassVar[int] = 1
+    WHAT: ClassVar[str] = ""            #: what its features are of, for the error message
+
+    def _digest_payload(self):
+        """What besides the node arrays the digest covers (JSON)."""
+        return list(self.card["features"])
+
+    def _saved_card(self) -> dict:
+        """Card entries the subclass adds on saving."""
+        return {}
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.forest.value.shape[1]) if self.forest.value.ndim == 2 else 2
+
+    @property
+    def digest(self) -> str:
+        """12 hex digits of the model's content (forest, features and what decides)."""
+        import hashlib
+        import json
+
+        h = hashlib.sha1()
+        for a in self.forest.arrays().values():
+            h.update(np.ascontiguousarray(a).tobytes())
+        h.update(json.dumps(self._digest_payload()).encode())
+        return h.hexdigest()[:12]
+
+    def proba(self, features: np.ndarray) -> np.ndarray:
+        """P(class) per row, ``(n, classes)``."""
+        X = np.asarray(features, np.float32)
+        if X.ndim != 2 or X.shape[1] != len(self.card["features"]):
+            raise InputError(f"{self.WHAT} features: shape {X.shape}, expected (n, "
+                             f"{len(self.card['features'])})")
+        return forest_proba(self.forest, X) if len(X) else np.zeros((0, self.n_classes))
+
+    def save(self, path) -> Path:
+        from syconn.ml.cardfile import write_card_file
+
+        card = dict(self.card)
+        card.update(format=self.FORMAT, format_version=self.FORMAT_VERSION,
+                    n_trees=self.forest.n_trees, n_nodes=self.forest.n_nodes,
+                    **self._saved_card())
+        return write_card_file(path, card, self.forest.arrays())

@@ -9,15 +9,13 @@ on the generator's compartment volume, which labels every voxel neck, head or sh
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from syconn.errors import InputError
-from syconn.ml.cardfile import write_card_file
-from syconn.ml.forest import Forest, forest_from_sklearn, forest_proba, read_forest_file
+from syconn.ml.forest import ForestModel, forest_from_sklearn, read_forest_file
 from syconn.proc.spines import FEATURE_NAMES, SPINE_CLASSES
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "SpineModel", "fit_spine_forest", "load_spine_model",
@@ -27,38 +25,16 @@ FORMAT = "syconn-spine-model"
 FORMAT_VERSION = 1
 
 
-@dataclass(frozen=True)
-class SpineModel:
-    """A trained spine forest and its card (features, classes, figures)."""
+class SpineModel(ForestModel):
+    """A trained spine forest and its card (features, classes, figures); :meth:`proba` gives
+    P(neck, head, shaft, other) per voxel, ``(n, 4)``."""
 
-    forest: Forest
-    card: Mapping = field(default_factory=dict)
+    FORMAT = FORMAT
+    FORMAT_VERSION = FORMAT_VERSION
+    WHAT = "spine"
 
-    @property
-    def digest(self) -> str:
-        """12 hex digits of the model's content (forest and features)."""
-        import hashlib
-        import json
-
-        h = hashlib.sha1()
-        for a in self.forest.arrays().values():
-            h.update(np.ascontiguousarray(a).tobytes())
-        h.update(json.dumps(list(self.card["features"])).encode())
-        return h.hexdigest()[:12]
-
-    def proba(self, features: np.ndarray) -> np.ndarray:
-        """P(neck, head, shaft, other) per voxel, ``(n, 4)``."""
-        X = np.asarray(features, np.float32)
-        if X.ndim != 2 or X.shape[1] != len(FEATURE_NAMES):
-            raise InputError(f"spine features: shape {X.shape}, expected (n, "
-                             f"{len(FEATURE_NAMES)})")
-        return forest_proba(self.forest, X) if len(X) else np.zeros((0, len(SPINE_CLASSES)))
-
-    def save(self, path) -> Path:
-        card = dict(self.card)
-        card.update(format=FORMAT, format_version=FORMAT_VERSION, classes=list(SPINE_CLASSES),
-                    n_trees=self.forest.n_trees, n_nodes=self.forest.n_nodes)
-        return write_card_file(path, card, self.forest.arrays())
+    def _saved_card(self) -> dict:
+        return {"classes": list(SPINE_CLASSES)}
 
 
 def fit_spine_forest(X: np.ndarray, y: np.ndarray, *, seed: int = 0, n_trees: int = 60,
