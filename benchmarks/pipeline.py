@@ -1,6 +1,7 @@
 """Pipeline throughput on a synthetic volume (default 512 x 512 x 256 voxels).
 
     python benchmarks/pipeline.py [--shape 512 512 256] [--workers 2] [--block 256 256 256]
+                                  [--without glia]
 
 Synthesises the volume (not timed), runs the whole pipeline once, and prints per step: tasks,
 summed task seconds, voxels/s per core (voxels the step covers / summed task seconds), and the
@@ -19,6 +20,7 @@ from pathlib import Path
 VOXEL_STEPS = {  # step -> how many times it covers the volume
     "SupervoxelBlock": 1, "OrganelleBlock": 3, "OrganelleRelabel": 3, "ContactBlock": 1,
     "MeshBlock": 4, "SkeletonBlock": 1,  # meshes of cells, mi, vc, sj; skeletons of cells
+    "GliaBlock": 1,
 }
 
 
@@ -28,6 +30,9 @@ def main() -> None:
     ap.add_argument("--block", type=int, nargs=3, default=(256, 256, 256))
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--without", action="append", default=[],
+                    choices=["glia", "compartments", "celltypes", "spines"],
+                    help="leave a learned step out (a baseline on the same machine)")
     ap.add_argument("--keep", help="folder to keep the data and working directory in")
     args = ap.parse_args()
 
@@ -40,7 +45,13 @@ def main() -> None:
     if not (data / "synth.json").is_file():
         generate(data, shape_xyz=tuple(args.shape), seed=args.seed)
     if not (wd / "config.yml").is_file():
-        init_from_synth(wd, data, block_shape=tuple(args.block))
+        cfg = init_from_synth(wd, data, block_shape=tuple(args.block))
+        if args.without:
+            from syconn.config import save_config
+
+            for step in args.without:
+                getattr(cfg, step).enabled = False
+            save_config(cfg, wd)
     n_vox = int(args.shape[0]) * int(args.shape[1]) * int(args.shape[2])
     t0 = time.perf_counter()
     summary = run_pipeline(wd, workers=args.workers, log=lambda m: None)

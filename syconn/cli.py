@@ -471,23 +471,23 @@ def train_synapses_cmd(
 def train_glia_cmd(
     out: Path = typer.Argument(..., help="model file to write (.npz)"),
     synthetic: str = typer.Option(..., "--synthetic", help="seeds of the synthetic training "
-                                  "volumes, e.g. 400-407 (syconn synth --variation)"),
-    validation: Optional[str] = typer.Option(None, "--validation",
-                                             help="seeds of validation volumes (figures in the card)"),
+                                  "volumes, e.g. 400-405 (syconn synth --variation "
+                                  "--glia-merges 4, made in memory)"),
+    validation: str = typer.Option(..., "--validation", help="seeds of the volumes that "
+                                   "choose the P(glia) threshold (figures in the card)"),
     workdir: Path = typer.Option(Path("syconn_train"), "--workdir",
-                                 help="where the synthetic volumes and their runs go"),
+                                 help="where the volumes' samples are cached (WORKDIR/glia)"),
     size_um: float = typer.Option(6.0, "--size-um", min=1.0, help="edge of each volume (um)"),
-    seed: int = typer.Option(0, help="seed of the network's initialisation and shuffling"),
-    epochs: int = typer.Option(12, "--epochs", min=1),
+    seed: int = typer.Option(0, help="seed of the forest"),
     workers: int = typer.Option(2, "--workers", "-j", min=1, help="parallel worker processes"),
 ) -> None:
-    """Train the glia view classifier from synthetic ground truth; writes the model."""
+    """Train the glia model (supervoxels: neuron or glia) from synthetic ground truth; writes
+    the model."""
     from syconn.glia import train_glia
     from syconn.train import parse_seeds
 
-    train_glia(out, synthetic=parse_seeds(synthetic),
-               validation=parse_seeds(validation) if validation else (), workdir=workdir,
-               size_um=size_um, seed=seed, epochs=epochs, workers=workers, log=typer.echo)
+    train_glia(out, synthetic=parse_seeds(synthetic), validation=parse_seeds(validation),
+               workdir=workdir, size_um=size_um, seed=seed, workers=workers, log=typer.echo)
 
 
 @train_app.command("compartments")

@@ -308,6 +308,25 @@ class ViewsConfig:
 
 
 @dataclass
+class GliaConfig:
+    """Glia separation (reference §1.4; here from per-supervoxel shape, organelle and brightness
+    features, ``syconn.ml.glia``); needs the raw EM (``inputs.raw``)."""
+
+    enabled: bool = _f(True, doc="classify every supervoxel (supervoxels.glia_proba), split glia "
+                                 "from neurons before the cells are built (cells.is_glia); left "
+                                 "out, with a warning, when inputs.raw is not set")
+    model: str = _f("", doc="glia model file (syconn train glia); empty: the one shipped with "
+                            "syconn")
+    threshold: Optional[float] = _f(None, ge=0, le=1, doc="a supervoxel is glia from this "
+                                                          "P(glia) on; null: the model card's")
+    min_part_nm: Optional[float] = _f(None, ge=0, doc="the split's size rule (reference §1.4): "
+                                                      "glia or neuron parts of a cell with a "
+                                                      "smaller bounding-box diagonal (nm) follow "
+                                                      "the rest; null: min_cc_size_ssv, as the "
+                                                      "original; 0: the classifier alone")
+
+
+@dataclass
 class CompartmentsConfig:
     """Compartments of every skeleton node: dendrite, axon, soma, en-passant and terminal
     bouton (reference §1.10; here from skeleton features, ``syconn.ml.compartments``)."""
@@ -356,6 +375,7 @@ class Config:
     meshes: MeshesConfig = _f(MeshesConfig())
     skeleton: SkeletonConfig = _f(SkeletonConfig())
     views: ViewsConfig = _f(ViewsConfig())
+    glia: GliaConfig = _f(GliaConfig())
     compartments: CompartmentsConfig = _f(CompartmentsConfig())
     celltypes: CellTypesConfig = _f(CellTypesConfig())
     spines: SpinesConfig = _f(SpinesConfig())

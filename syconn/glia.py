@@ -1,306 +1,227 @@
-"""Glia from views: labelled view samples of a working directory, and the glia model's training.
+"""The glia model's samples, scores and training (``syconn train glia``).
 
-A sample is one rendering location of a cell's surface mesh (the ``glia`` view set of the
-config: cell channel, 2 views, 256 x 128 px, 8 um window) and the supervoxel it shows: the
-supervoxel most of the location's vertices (those of its downsampling cube) lie on
-(:func:`syconn.proc.glia.nearest_labels` on the segmentation copy).  On a volume of
-``syconn synth``, the label is the generator's: glia if that supervoxel belongs to a glia cell.
-
-Volumes for training are made as the synapse classifier's (``syconn synth --variation``, its own
-voxel size, gap and maps per seed), with false merges of glia and neuron supervoxels
-(``--glia-merges``) so that merged cells are rendered as the pipeline sees them, and processed
-up to the cell meshes.
+A sample is one supervoxel of a ``syconn synth --variation`` volume made in memory (nothing is
+written), with :data:`GLIA_MERGES` false merges of glia and neuron supervoxels so that merged
+cells look as the pipeline sees them.  Its features are those of the pipeline's ``Glia`` step,
+computed over the same block grid with the same halo (:func:`volume_sums`); its label is the
+generator's: glia if the supervoxel belongs to a glia cell.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from syconn.errors import InputError
+from syconn.proc.glia import (ORGANELLES, SUM_COLUMNS, glia_block_sums, glia_features,
+                              glia_halo_vx, merge_glia_sums, split_glia)
 
-__all__ = ["GLIA_CLASSES", "GLIA_MERGES", "surface_supervoxels", "majority_per_location",
-           "location_supervoxels", "view_samples", "supervoxel_proba", "train_glia",
-           "prepare_glia_synthetic", "synthetic_glia_labels"]
+__all__ = ["GLIA_MERGES", "GLIA_SIZE_UM", "THRESHOLD_CHOICES", "volume_sums",
+           "volume_samples", "cached_samples", "synthetic_samples", "score_glia", "train_glia"]
 
-GLIA_CLASSES = ("neuron", "glia")
-GLIA_MERGES = 4          #: false glia-neuron merges per synthetic training volume
-SV_RADIUS_NM = 150.0     #: how far from a mesh vertex its supervoxel is looked for
-CHUNK_VX = 128           #: vertices are looked up in chunks of this edge (voxels)
-
-
-def surface_supervoxels(vol, vertices_nm: dict[int, np.ndarray], sv_ids: dict[int, np.ndarray],
-                        voxel_size_nm, *, radius_nm: float = SV_RADIUS_NM,
-                        chunk_vx: int = CHUNK_VX) -> dict[int, np.ndarray]:
-    """Per cell, the supervoxel (of the cell's ``sv_ids``) nearest each of its vertices (0 if
-    none within ``radius_nm``).  ``vol``: the segmentation (``.read(offset, shape)``,
-    ``.shape``), read once per chunk of edge ``chunk_vx`` that holds vertices of any cell."""
-    from syconn.proc.glia import nearest_labels
-
-    vs = np.asarray(voxel_size_nm, np.float64)
-    cids = sorted(vertices_nm)
-    pts = [np.asarray(vertices_nm[c], np.float64).reshape(-1, 3) / vs for c in cids]
-    out = {c: np.zeros(len(p), np.uint64) for c, p in zip(cids, pts)}
-    if not sum(len(p) for p in pts):
-        return out
-    owner = np.concatenate([np.full(len(p), i) for i, p in enumerate(pts)])
-    p_all = np.concatenate(pts)
-    row = np.concatenate([np.arange(len(p)) for p in pts])
-    shape = np.asarray(vol.shape, np.int64)
-    r = np.ceil(radius_nm / vs).astype(np.int64) + 1
-    key = np.floor(p_all / chunk_vx).astype(np.int64)
-    _, inv = np.unique(key, axis=0, return_inverse=True)
-    inv = inv.reshape(-1)
-    order = np.lexsort((owner, inv))
-    bounds = np.flatnonzero(np.diff(np.r_[-1, inv[order], inv.max() + 1]))
-    for a, b in zip(bounds[:-1], bounds[1:]):               # one read per chunk
-        idx = order[a:b]
-        lo = np.maximum(np.floor(p_all[idx].min(0)).astype(np.int64) - r, 0)
-        hi = np.minimum(np.ceil(p_all[idx].max(0)).astype(np.int64) + r + 1, shape)
-        block = vol.read(tuple(lo), tuple(hi - lo))
-        cuts = np.flatnonzero(np.diff(np.r_[-1, owner[idx], len(cids)]))
-        for c0, c1 in zip(cuts[:-1], cuts[1:]):             # the cells with vertices here
-            sel = idx[c0:c1]
-            cid = cids[int(owner[sel[0]])]
-            out[cid][row[sel]] = nearest_labels(p_all[sel], block, sv_ids[cid], offset_vx=lo,
-                                                voxel_size_nm=vs, radius_nm=radius_nm)
-    return out
+GLIA_MERGES = 4          #: false glia-neuron merges per synthetic volume
+GLIA_SIZE_UM = 6.0       #: edge of a synthetic training volume
+THRESHOLD_CHOICES = (0.3, 0.4, 0.5, 0.6, 0.7)   #: P(glia) thresholds the validation picks from
 
 
-def majority_per_location(groups: np.ndarray, labels: np.ndarray, n_locations: int
-                          ) -> np.ndarray:
-    """Per location, the most frequent non-zero label of its vertices (ties: the smaller),
-    0 where it has none.
+def volume_sums(seg: np.ndarray, cell: np.ndarray, maps: dict[str, np.ndarray],
+                thresholds_255: dict[str, float], voxel_size_nm: Sequence[float],
+                block_shape: Sequence[int], raw: np.ndarray | None = None
+                ) -> dict[str, np.ndarray]:
+    """:func:`~syconn.proc.glia.glia_block_sums` over a whole in-memory volume, block by block
+    with the halo the ``GliaBlock`` task reads (so that training sees what the pipeline sees)."""
+    from syconn.tasks.base import block_grid
 
-    >>> majority_per_location(np.array([0, 0, 0, 1, 2]), np.array([4, 3, 4, 0, 3]), 3).tolist()
-    [4, 0, 3]
-    """
-    out = np.zeros(n_locations, np.uint64)
-    ok = np.asarray(labels) > 0
-    if ok.any():
-        pairs = np.stack([np.asarray(groups)[ok].astype(np.int64),
-                          np.asarray(labels)[ok].astype(np.int64)], 1)
-        uniq, counts = np.unique(pairs, axis=0, return_counts=True)
-        best = np.lexsort((uniq[:, 1], -counts, uniq[:, 0]))
-        first = np.r_[True, np.diff(uniq[best, 0]) != 0]
-        out[uniq[best][first, 0]] = uniq[best][first, 1].astype(np.uint64)
-    return out
-
-
-def location_supervoxels(vol, vertices_nm: np.ndarray, groups: np.ndarray, n_locations: int,
-                         sv_ids: np.ndarray, voxel_size_nm, *, radius_nm: float = SV_RADIUS_NM,
-                         chunk_vx: int = CHUNK_VX) -> np.ndarray:
-    """Per rendering location of one cell, the supervoxel (of the cell's ``sv_ids``) most of
-    its vertices lie on (:func:`surface_supervoxels`, :func:`majority_per_location`); 0 where
-    none is found.  ``groups``: each vertex's location (:func:`rendering_locations`' inverse)."""
-    labels = surface_supervoxels(vol, {0: vertices_nm}, {0: sv_ids}, voxel_size_nm,
-                                 radius_nm=radius_nm, chunk_vx=chunk_vx)[0]
-    return majority_per_location(groups, labels, n_locations)
+    halo = glia_halo_vx(voxel_size_nm)
+    shape = seg.shape
+    parts = []
+    for b in block_grid(shape, block_shape):
+        lo = tuple(max(0, o - h) for o, h in zip(b.offset, halo))
+        hi = tuple(min(n, e + h) for n, e, h in zip(shape, b.end, halo))
+        box = tuple(slice(a, z) for a, z in zip(lo, hi))
+        core = tuple(slice(o, e) for o, e in zip(b.offset, b.end))
+        parts.append(glia_block_sums(
+            seg[box], cell[box], {k: maps[k][core] for k in ORGANELLES}, thresholds_255,
+            voxel_size_nm, tuple(o - a for o, a in zip(b.offset, lo)), b.shape,
+            raw=None if raw is None else raw[core]))
+    return merge_glia_sums(parts)
 
 
-def view_samples(wd, *, cells: Sequence[int] | None = None, min_size_vx: int = 0,
-                 log: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
-    """The glia view samples of a processed working directory (its cell meshes):
-    ``views`` uint8 (N, 1, 2, H, W), ``sv_id``, ``cell_id`` and ``location`` (nm) per sample."""
-    from syconn.io import open_volume
-    from syconn.proc.render import Renderer, local_frames, rendering_locations
-    from syconn.read import Results, seg_cache_path
-    from syconn.views import view_spec
-
-    res = Results(wd)
-    spec = view_spec(res.cfg, "glia")
-    table = res.cell_table(["id", "size_vx"])
-    ids = np.asarray(table["id"], np.int64)
-    if cells is not None:
-        ids = ids[np.isin(ids, np.asarray(list(cells), np.int64))]
-    ids = ids[np.asarray(table["size_vx"])[np.isin(np.asarray(table["id"]), ids)] >= min_size_vx]
-    sv_all, cell_all = res.supervoxel_cells()
-    meshes = res.meshes("cells", ids.tolist())
-    sv_all, cell_all = np.asarray(sv_all), np.asarray(cell_all)
-    todo = [c for c in sorted(meshes) if meshes[c].n_faces]
-    geo = {}
-    for cid in todo:
-        loc, groups = rendering_locations(meshes[cid].vertices, spec.window_nm,
-                                          return_inverse=True)
-        geo[cid] = (loc, groups)
-    with open_volume(seg_cache_path(res.wd, res.cfg)) as vol:
-        labels = surface_supervoxels(vol, {c: meshes[c].vertices for c in todo},
-                                     {c: sv_all[cell_all == c] for c in todo},
-                                     res.cfg.dataset.voxel_size_nm, chunk_vx=256)
-    views, svs, cids, locs = [], [], [], []
-    with Renderer() as r:
-        for k, cid in enumerate(todo):
-            m = meshes[cid]
-            loc, groups = geo[cid]
-            fr = local_frames(m.vertices, loc, spec.window_nm)
-            views.append(r.views([m], loc, fr, spec))
-            svs.append(majority_per_location(groups, labels[cid], len(loc)))
-            cids.append(np.full(len(loc), cid, np.int64))
-            locs.append(loc)
-            if log and k % 20 == 19:
-                log(f"  {k + 1} of {len(todo)} cells rendered")
-    h, w = spec.size_px[1], spec.size_px[0]
-    cat = (lambda xs, shape, dt: np.concatenate(xs) if xs else np.zeros(shape, dt))
-    return {"views": cat(views, (0, 1, spec.n_views, h, w), np.uint8),
-            "sv_id": cat(svs, (0,), np.uint64), "cell_id": cat(cids, (0,), np.int64),
-            "location": cat(locs, (0, 3), np.float64)}
-
-
-def synthetic_glia_labels(sv_id: np.ndarray, gt_dir) -> np.ndarray:
-    """1 where supervoxel ``sv_id`` belongs to a glia cell of the generator's truth, 0 for a
-    neuron, -1 where the supervoxel is unknown (0: no supervoxel found)."""
-    import pandas as pd
-
-    gt = Path(gt_dir) / "gt"
-    svs = pd.read_parquet(gt / "supervoxels.parquet")
-    cells = pd.read_parquet(gt / "cells.parquet")
-    glia_cell = dict(zip(cells.cell_id.astype(np.int64), cells.is_glia.astype(bool)))
-    lab = {int(s): int(glia_cell.get(int(c), False)) for s, c in
-           zip(svs.sv_id.astype(np.int64), svs.cell_id.astype(np.int64))}
-    return np.array([lab.get(int(s), -1) for s in np.asarray(sv_id)], np.int64)
-
-
-def prepare_glia_synthetic(seed: int, workdir, *, size_um: float = 6.0, workers: int = 2,
-                           log: Callable[[str], None] = print) -> tuple[Path, Path]:
-    """Synthesise varied volume ``seed`` (with :data:`GLIA_MERGES` glia-neuron merges) under
-    ``workdir`` and run it up to the cell meshes; returns ``(working directory, data)``."""
-    from syconn.runner import run_pipeline
-    from syconn.synth.command import generate
+def volume_samples(seed: int, *, size_um: float = GLIA_SIZE_UM,
+                   block_shape: Sequence[int] = (256, 256, 256)) -> dict[str, np.ndarray]:
+    """The supervoxels of synthetic volume ``seed`` (made in memory): features ``X``, labels
+    ``y`` (1 glia), ``sv_id``, ``n_vx``, the agglomeration ``edges`` (index pairs) and the
+    bounding boxes ``lo``/``hi`` (nm) that the split needs."""
+    from syconn.config import Config
+    from syconn.proc import cells_from_agglomeration, sorted_mapping
+    from syconn.proc.objects import object_stats
+    from syconn.proc.rag import rag_edges
+    from syconn.synth import synthesize
     from syconn.synth.variation import Variation
-    from syconn.tasks.morphology import Meshes
+    from syconn.tasks.supervoxels import cell_labels
     from syconn.train import synth_shape
-    from syconn.workdir import SYNTH_META, init_from_synth
 
-    if int(seed) != seed or seed < 0:
-        raise InputError(f"seed: got {seed!r}, expected a non-negative integer")
-    root = Path(workdir) / f"glia_{seed}"
-    data, wd = root / "data", root / "wd"
-    if not (data / SYNTH_META).is_file():
-        shape = synth_shape(Variation.draw(seed).voxel_size_nm, size_um)
-        generate(data, shape_xyz=shape, seed=seed, variation=True, glia_merges=GLIA_MERGES,
-                 log=log)
-    if not (wd / "config.yml").is_file():
-        init_from_synth(wd, data, name=f"glia_{seed}")
-    run_pipeline(wd, workers=workers, log=lambda m: None,
-                 task=Meshes(working_dir=str(wd), kind="cells"))
-    return wd, data
+    var = Variation.draw(int(seed))
+    shape = synth_shape(var.voxel_size_nm, size_um)
+    r = synthesize(shape_xyz=shape, voxel_size_nm=var.voxel_size_nm, seed=int(seed),
+                   variation=var, glia_merges=GLIA_MERGES)
+    vs = np.asarray(r.voxel_size_nm, np.float64)
+    ids = np.asarray(r.supervoxels.sv_id, np.uint64)
+    cell = cell_labels(r.seg.copy(), *sorted_mapping(cells_from_agglomeration(ids, r.edges)))
+    thr = {k: 255.0 * getattr(Config().cell_objects.probathresholds, k) for k in ORGANELLES}
+    sums = volume_sums(r.seg, cell, {"mi": r.mi, "vc": r.vc, "sj": r.sj}, thr, vs,
+                       block_shape, raw=r.raw)
+    del cell
+    st = object_stats(r.seg)
+    sid = st["id"].to_numpy().astype(np.uint64)
+    pos = np.searchsorted(sid, sums["sv_id"])
+    lo = np.stack([st[f"bb_min_{a}"].to_numpy()[pos] for a in "xyz"], 1) * vs
+    hi = np.stack([st[f"bb_max_{a}"].to_numpy()[pos] for a in "xyz"], 1) * vs
+    edges = index_pairs(sums["sv_id"], np.asarray(r.edges, np.uint64))
+    rag = rag_edges(r.seg, max_gap_vx=Config().cell_objects.rag_max_gap_vx)
+    pairs = np.stack([rag["sv_a"].to_numpy(), rag["sv_b"].to_numpy()], 1).astype(np.uint64)
+    keep = np.isin(pairs[:, 0], sums["sv_id"]) & np.isin(pairs[:, 1], sums["sv_id"])
+    rag_idx = index_pairs(sums["sv_id"], pairs[keep])
+    contact = rag["contact_vx"].to_numpy()[keep]
+    glia_cell = dict(zip(r.cells.cell_id.astype(np.int64), r.cells.is_glia.astype(bool)))
+    sv_cell = dict(zip(r.supervoxels.sv_id.astype(np.int64), r.supervoxels.cell_id.astype(np.int64)))
+    y = np.array([int(glia_cell[sv_cell[int(s)]]) for s in sums["sv_id"]], np.int64)
+    out = {"y": y, "sv_id": sums["sv_id"], "n_vx": np.asarray(sums["n_vx"], np.int64),
+           "edges": edges, "lo": lo, "hi": hi, "rag": rag_idx, "contact": contact,
+           "voxel_size_nm": vs, "seed": np.full(len(y), int(seed), np.int64),
+           **{f"sum_{k}": np.asarray(sums[k]) for k in SUM_COLUMNS}}
+    return with_features(out)
 
 
-def supervoxel_proba(sv_id: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray,
-                                                                    np.ndarray]:
-    """Mean P(glia) of every supervoxel over its locations: ``(sv ids, mean, n locations)``,
-    sorted by id; locations without a supervoxel (0) are left out.
+def with_features(samples: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``samples`` with ``X``, the features computed from its sums (the cache keeps the sums,
+    so that a change of the features needs no new volumes)."""
+    sums = {"sv_id": samples["sv_id"], **{k: samples[f"sum_{k}"] for k in SUM_COLUMNS}}
+    X = glia_features(sums, samples["lo"], samples["hi"], samples["edges"],
+                      samples["voxel_size_nm"], samples["rag"], samples["contact"])
+    return {**samples, "X": X}
 
-    >>> supervoxel_proba(np.array([5, 3, 5, 0]), np.array([0.2, 0.9, 0.4, 1.0]))
-    (array([3, 5], dtype=uint64), array([0.9, 0.3]), array([1, 2]))
+
+def index_pairs(ids: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """Supervoxel id pairs as index pairs into the sorted ``ids``; pairs with an id not in
+    ``ids`` are dropped.
+
+    >>> index_pairs(np.array([2, 5, 9], np.uint64), np.array([[5, 9], [2, 7], [9, 2]], np.uint64))
+    array([[1, 2],
+           [2, 0]])
     """
-    s = np.asarray(sv_id).astype(np.uint64)
-    p = np.asarray(proba, np.float64)
-    ok = s > 0
-    ids, inv, n = np.unique(s[ok], return_inverse=True, return_counts=True)
-    mean = np.bincount(inv.reshape(-1), weights=p[ok], minlength=len(ids)) / np.maximum(n, 1)
-    return ids, mean, n
+    ids = np.asarray(ids, np.uint64)
+    p = np.asarray(pairs, np.uint64).reshape(-1, 2)
+    p = p[np.isin(p[:, 0], ids) & np.isin(p[:, 1], ids)]
+    return np.searchsorted(ids, p).astype(np.int64)
 
 
-def _samples_of_seed(seed: int, workdir, *, size_um: float, workers: int,
-                     log: Callable[[str], None]) -> dict[str, np.ndarray]:
-    """The labelled glia view samples of synthetic volume ``seed`` (cached next to it)."""
-    wd, data = prepare_glia_synthetic(seed, workdir, size_um=size_um, workers=workers, log=log)
-    cache = wd.parent / "glia_samples.npz"
-    if cache.is_file():
-        with np.load(cache) as z:
-            return {k: z[k] for k in z.files}
-    s = view_samples(wd)
-    s["label"] = synthetic_glia_labels(s["sv_id"], data)
-    s["seed"] = np.full(len(s["label"]), seed, np.int64)
-    tmp = cache.with_name(".glia_samples.tmp.npz")
-    np.savez_compressed(tmp, **s)
-    tmp.replace(cache)
+def cached_samples(seed: int, cache_dir, **kw) -> dict[str, np.ndarray]:
+    """:func:`volume_samples`, kept in ``cache_dir/glia_SEED.npz`` (made once)."""
+    path = Path(cache_dir) / f"glia_{int(seed)}.npz"
+    if path.is_file():
+        with np.load(path) as z:
+            return with_features({k: z[k] for k in z.files if k != "X"})
+    s = volume_samples(seed, **kw)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    np.savez_compressed(tmp, **{k: v for k, v in s.items() if k != "X"})
+    tmp.replace(path)
     return s
 
 
-def synthetic_samples(seeds: Sequence[int], workdir, *, size_um: float = 6.0,
+def score_glia(model, samples: dict[str, np.ndarray], threshold: float | None = None,
+               min_cc_size_nm: float = 5000.0) -> dict:
+    """Per-supervoxel figures of ``model`` on one volume's samples: the classifier alone
+    (P(glia) >= ``threshold``, the card's by default) and after the original's split, which
+    the pipeline stores; glia precision and recall after the split; the share of the volume's
+    neuron and glia voxels that land on the wrong side."""
+    t = model.threshold if threshold is None else float(threshold)
+    y = np.asarray(samples["y"], np.int64)
+    n_vx = np.asarray(samples["n_vx"], np.float64)
+    p = model.glia_proba(samples["X"])
+    raw = p >= t
+    split = split_glia(samples["edges"], raw, samples["lo"], samples["hi"],
+                       min_cc_size_nm=min_cc_size_nm)
+    tp = int((split & (y == 1)).sum())
+    fp = int((split & (y == 0)).sum())
+    fn = int((~split & (y == 1)).sum())
+    return {"supervoxels": int(len(y)), "glia_supervoxels": int(y.sum()),
+            "accuracy_classifier": float(np.mean(raw == (y == 1))) if len(y) else 0.0,
+            "accuracy": float(np.mean(split == (y == 1))) if len(y) else 0.0,
+            "tp": tp, "fp": fp, "fn": fn,
+            "glia_precision": tp / max(1, tp + fp), "glia_recall": tp / max(1, tp + fn),
+            "neuron_voxels_to_glia": float(n_vx[split & (y == 0)].sum() / max(1, n_vx[y == 0].sum())),
+            "glia_voxels_left": float(n_vx[~split & (y == 1)].sum() / max(1, n_vx[y == 1].sum()))}
+
+
+def synthetic_samples(seeds: Sequence[int], cache_dir, *, size_um: float = GLIA_SIZE_UM,
                       workers: int = 2, log: Callable[[str], None] = print
-                      ) -> dict[str, np.ndarray]:
-    """The labelled samples of several synthetic seeds, concatenated (unlabelled dropped)."""
-    parts = []
-    for s in seeds:
-        log(f"glia views of synthetic volume {s} ...")
-        parts.append(_samples_of_seed(int(s), workdir, size_um=size_um, workers=workers,
-                                      log=log))
-    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    keep = out["label"] >= 0
-    return {k: v[keep] for k, v in out.items()}
+                      ) -> list[dict[str, np.ndarray]]:
+    """:func:`cached_samples` of several seeds, ``workers`` volumes at a time."""
+    from concurrent.futures import ProcessPoolExecutor
+    from functools import partial
 
-
-def sv_accuracy(model, samples: dict[str, np.ndarray], threshold: float = 0.5) -> dict:
-    """Per-supervoxel glia accuracy of ``model`` on labelled samples (the supervoxel's mean
-    P(glia) over its locations against ``threshold``), with the confusion counts."""
-    p = model.predict_proba(samples["views"])[:, 1]
-    key = samples["seed"].astype(np.uint64) * np.uint64(1 << 40) + samples["sv_id"]
-    ids, mean, _ = supervoxel_proba(key, p)
-    first = {int(k): int(lab) for k, lab in zip(key, samples["label"])}
-    truth = np.array([first[int(k)] for k in ids], np.int64)
-    pred = (mean >= threshold).astype(np.int64)
-    tp = int(((pred == 1) & (truth == 1)).sum())
-    tn = int(((pred == 0) & (truth == 0)).sum())
-    fp = int(((pred == 1) & (truth == 0)).sum())
-    fn = int(((pred == 0) & (truth == 1)).sum())
-    loc_acc = float(((p >= threshold).astype(int) == samples["label"]).mean())
-    return {"supervoxels": len(ids), "glia_supervoxels": int(truth.sum()),
-            "accuracy": (tp + tn) / max(1, len(ids)), "tp": tp, "tn": tn, "fp": fp, "fn": fn,
-            "glia_recall": tp / max(1, tp + fn), "glia_precision": tp / max(1, tp + fp),
-            "location_accuracy": loc_acc, "locations": int(len(p))}
-
-
-def default_glia_model_path() -> Path:
-    """The glia model shipped in the package (``syconn/ml/models/glia.npz``)."""
-    from importlib import resources
-
-    return Path(str(resources.files("syconn.ml") / "models" / "glia.npz"))
+    fn = partial(cached_samples, cache_dir=cache_dir, size_um=size_um)
+    seeds = [int(s) for s in seeds]
+    if workers > 1 and len(seeds) > 1:
+        with ProcessPoolExecutor(min(workers, len(seeds))) as ex:
+            out = list(ex.map(fn, seeds))
+    else:
+        out = [fn(s) for s in seeds]
+    for s in out:
+        log(f"volume {int(s['seed'][0]) if len(s['seed']) else '?'}: {len(s['y'])} supervoxels, "
+            f"{int(s['y'].sum())} glia")
+    return out
 
 
 def train_glia(out, *, synthetic: Sequence[int], validation: Sequence[int] = (),
-               workdir="syconn_train", size_um: float = 6.0, seed: int = 0, epochs: int = 12,
-               architecture: str = "CompactViewNet", width: int = 16, workers: int = 2,
-               log: Callable[[str], None] = print) -> Path:
-    """Train the glia view classifier on synthetic volumes and write it to ``out``.
+               workdir="syconn_train", size_um: float = GLIA_SIZE_UM, seed: int = 0,
+               workers: int = 2, log: Callable[[str], None] = print) -> Path:
+    """Train the glia forest on synthetic volumes and write it to ``out``.
 
     The volumes of ``synthetic`` train it; those of ``validation`` (none used for training)
-    give the per-supervoxel figures written into the card.  Reproducible from ``seed``.
+    choose the P(glia) threshold (the best per-supervoxel accuracy after the split of
+    :data:`THRESHOLD_CHOICES`, the lowest on a tie) and give the figures written into the card.
+    Samples are cached under ``workdir/glia``.  Reproducible from ``seed``.
     """
-    import time
-
-    from syconn.ml.viewnet import train_view_classifier
-
+    from syconn.ml.glia import GliaModel, fit_glia_forest
     from syconn.train import check_seed_split
 
-    seeds, val = check_seed_split(synthetic, validation)
+    seeds, val = check_seed_split(synthetic, validation, "the P(glia) threshold")
     t0 = time.perf_counter()
-    train = synthetic_samples(seeds, Path(workdir) / "glia", size_um=size_um, workers=workers,
-                              log=log)
-    n_glia = int(train["label"].sum())
-    if n_glia == 0 or n_glia == len(train["label"]):
-        raise InputError(f"training volumes {seeds}: {n_glia} glia of {len(train['label'])} "
-                         "locations; both classes are needed")
-    log(f"training on {len(train['label'])} locations ({n_glia} glia) of {len(seeds)} volumes")
-    model = train_view_classifier(
-        train["views"], train["label"], classes=GLIA_CLASSES, task="glia",
-        architecture=architecture, arguments={"width": width} if architecture ==
-        "CompactViewNet" else {}, seed=seed, epochs=epochs, log=log,
-        card={"training_seeds": seeds, "training_volume_um": size_um,
-              "training_data": "syconn synth --variation --glia-merges "
-                               f"{GLIA_MERGES}, cells up to their meshes",
-              "view_set": "glia", "threshold": 0.5})
-    model.card["train_seconds"] = round(time.perf_counter() - t0, 1)
+    cache = Path(workdir) / "glia"
+
+    def samples_of(which):
+        log(f"glia samples of synthetic volumes {list(which)} (cached in {cache}) ...")
+        return synthetic_samples(which, cache, size_um=size_um, workers=workers, log=log)
+
+    train = samples_of(seeds)
+    X = np.concatenate([p["X"] for p in train])
+    y = np.concatenate([p["y"] for p in train])
+    if y.sum() == 0 or y.sum() == len(y):
+        raise InputError(f"training volumes {seeds}: {int(y.sum())} glia of {len(y)} "
+                         "supervoxels; both classes are needed")
+    log(f"training on {len(y)} supervoxels ({int(y.sum())} glia) of {len(seeds)} volumes")
+    card = {"training_seeds": seeds, "training_volume_um": size_um,
+            "training_data": f"syconn synth --variation --glia-merges {GLIA_MERGES}, in memory"}
+    model = fit_glia_forest(X, y, seed=seed, card=card)
     if val:
-        vs = synthetic_samples(val, Path(workdir) / "glia", size_um=size_um, workers=workers,
-                               log=log)
+        vparts = samples_of(val)
+        acc = {t: float(np.mean([score_glia(model, v, t)["accuracy"] for v in vparts]))
+               for t in THRESHOLD_CHOICES}
+        best = max(acc.values())
+        chosen = min(t for t, a in acc.items() if a >= best)
+        model = GliaModel(forest=model.forest, card={**model.card, "threshold": chosen})
         model.card["validation_seeds"] = val
-        model.card["validation"] = sv_accuracy(model, vs)
-        log(f"validation {val}: {model.card['validation']}")
+        model.card["validation_accuracy_by_threshold"] = {str(t): round(a, 4)
+                                                         for t, a in acc.items()}
+        model.card["validation"] = [score_glia(model, v) for v in vparts]
+        log(f"validation {val}: accuracy by threshold {acc}; chose {chosen}")
+    model.card["train_seconds"] = round(time.perf_counter() - t0, 1)
     path = model.save(out)
-    log(f"wrote {path}")
+    log(f"wrote {path} (digest {model.digest})")
     return path

@@ -90,9 +90,16 @@ def settings_hash(cfg: Config, *sections: str) -> str:
     return hashlib.sha1(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:8]
 
 
+#: steps whose files do not depend on which supervoxels form a cell
+BEFORE_CELLS = ("prepare", "supervoxels", "glia_sums")
+
+
 def step_dir(wd: Path | str, cfg: Config, name: str, *sections: str) -> Path:
-    """Folder of a step's files: ``WD/steps/<name>-<hash of dataset, inputs, sections>``."""
-    h = settings_hash(cfg, "dataset", "inputs", *sections)
+    """Folder of a step's files: ``WD/steps/<name>-<hash of dataset, inputs, glia, sections>``
+    (the glia settings decide which supervoxels form a cell, so every step from the cells on
+    depends on them; the steps before it, :data:`BEFORE_CELLS`, do not)."""
+    base = ("dataset", "inputs") if name in BEFORE_CELLS else ("dataset", "inputs", "glia")
+    h = settings_hash(cfg, *base, *sections)
     return Path(wd) / "steps" / f"{name}-{h}"
 
 

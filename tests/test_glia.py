@@ -1,50 +1,66 @@
-"""Glia samples: locations to supervoxels on a hand-made volume; labels from a synth truth."""
+"""The glia model's scores and training command: figures on hand-made samples, the seed split,
+and a training run on one small volume that repeats byte for byte."""
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
+import pytest
 
-from syconn.glia import location_supervoxels, supervoxel_proba, synthetic_glia_labels
-
-
-class ArrayVolume:
-    def __init__(self, a):
-        self.a, self.shape = a, a.shape
-
-    def read(self, offset, shape):
-        sl = tuple(slice(o, o + s) for o, s in zip(offset, shape))
-        return self.a[sl]
+from syconn.errors import InputError
+from syconn.glia import cached_samples, score_glia, train_glia
+from syconn.ml.glia import GliaModel
+from syconn.proc.glia import FEATURE_NAMES
 
 
-def test_locations_take_the_supervoxel_most_of_their_vertices_lie_on():
-    seg = np.zeros((40, 10, 10), np.uint64)
-    seg[2:20, 2:8, 2:8] = 3
-    seg[20:38, 2:8, 2:8] = 4
-    seg[0, 0, 0] = 9                                       # another cell's supervoxel
-    vs = (10.0, 10.0, 20.0)
-    # vertices half a voxel outside the box's +y face, at voxel x = 4..35
-    x = np.arange(4, 36, dtype=float)
-    verts = np.c_[x, np.full_like(x, 8.5), np.full_like(x, 5.0)] * vs
-    groups = np.where(x < 19, 0, 1)
-    groups[x == 25] = 0                                    # one stray vertex in location 0
-    far = np.array([[4.0, 9.5, 9.5]]) * vs + [0, 400, 0]   # nothing within the radius
-    verts = np.concatenate([verts, far])
-    groups = np.r_[groups, 2]
-    for chunk in (128, 8):
-        got = location_supervoxels(ArrayVolume(seg), verts, groups, 3, np.array([3, 4]), vs,
-                                   radius_nm=60.0, chunk_vx=chunk)
-        assert got.tolist() == [3, 4, 0]
+class _Fixed(GliaModel):
+    """A model that answers given probabilities (one per row)."""
+
+    def glia_proba(self, features):
+        return np.asarray(features)[:, 0]
 
 
-def test_supervoxel_labels_and_means(tmp_path):
-    gt = tmp_path / "gt"
-    gt.mkdir()
-    pd.DataFrame({"sv_id": np.array([1, 2, 3], np.uint64),
-                  "cell_id": np.array([1, 2, 2], np.uint64)}).to_parquet(gt / "supervoxels.parquet")
-    pd.DataFrame({"cell_id": np.array([1, 2], np.uint64),
-                  "is_glia": [False, True]}).to_parquet(gt / "cells.parquet")
-    assert synthetic_glia_labels(np.array([3, 1, 7, 0], np.uint64), tmp_path).tolist() == \
-        [1, 0, -1, -1]
-    ids, mean, n = supervoxel_proba(np.array([2, 2, 1]), np.array([1.0, 0.5, 0.0]))
-    assert ids.tolist() == [1, 2] and mean.tolist() == [0.0, 0.75] and n.tolist() == [1, 2]
+def test_score_counts_the_split_not_only_the_classifier():
+    """Four supervoxels of 3 x 1 x 1 um in a row, the last two truly glia.  Called right, both
+    parts are 6.2 um long and split apart.  With supervoxel 1 called glia too, the neuron part
+    is supervoxel 0 alone (3.3 um, under the 5 um of min_cc_size_ssv) beside 9.1 um of glia:
+    the original makes the whole cell glia, and the score counts what the split stored."""
+    lo = np.array([[0, 0, 0], [3000, 0, 0], [6000, 0, 0], [9000, 0, 0]], float)
+    s = {"X": np.array([[0.1], [0.2], [0.9], [0.8]]), "y": np.array([0, 0, 1, 1]),
+         "n_vx": np.array([100, 100, 100, 300]), "edges": np.array([[0, 1], [1, 2], [2, 3]]),
+         "lo": lo, "hi": lo + [3000, 1000, 1000]}
+    m = _Fixed(forest=None, card={"threshold": 0.5, "features": ["p"]})
+    r = score_glia(m, s)
+    assert r["accuracy_classifier"] == 1.0 and r["accuracy"] == 1.0
+    assert (r["tp"], r["fp"], r["fn"]) == (2, 0, 0)
+    s["X"] = np.array([[0.1], [0.7], [0.9], [0.8]])            # 1 called glia as well
+    r = score_glia(m, s)
+    assert r["accuracy_classifier"] == 0.75
+    # glia part 0.. : supervoxels 1-3 (9.1 um) and the neuron part 0 alone (3.3 um < 5 um):
+    # only glia parts are large, so the whole cell is glia
+    assert r["accuracy"] == 0.5 and (r["tp"], r["fp"], r["fn"]) == (2, 2, 0)
+    assert r["neuron_voxels_to_glia"] == 1.0 and r["glia_voxels_left"] == 0.0
+
+
+def test_train_needs_a_validation_seed_apart_from_training(tmp_path):
+    with pytest.raises(InputError, match="--validation: expected at least one validation seed"):
+        train_glia(tmp_path / "m.npz", synthetic=[1], validation=[])
+    with pytest.raises(InputError, match=r"seeds \[1\] are also training seeds"):
+        train_glia(tmp_path / "m.npz", synthetic=[1], validation=[1])
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_training_repeats_and_the_features_are_the_pipelines(tmp_path):
+    """One 2 um volume to train, another to validate: the same model twice, with a card."""
+    kw = dict(synthetic=[3], validation=[4], workdir=tmp_path / "w", size_um=2.0, workers=1,
+              log=lambda m: None)
+    a = train_glia(tmp_path / "a.npz", **kw)
+    b = train_glia(tmp_path / "b.npz", **kw)                    # from the cached samples
+    from syconn.ml.glia import load_glia_model
+
+    ma, mb = load_glia_model(a), load_glia_model(b)
+    assert ma.digest == mb.digest
+    assert ma.card["training_seeds"] == [3] and ma.card["validation_seeds"] == [4]
+    assert ma.threshold in (0.3, 0.4, 0.5, 0.6, 0.7)
+    z = cached_samples(3, tmp_path / "w" / "glia")        # the cache keeps sums, not features
+    assert z["X"].shape == (len(z["y"]), len(FEATURE_NAMES)) and np.isfinite(z["X"]).all()
+    assert 0 < z["y"].sum() < len(z["y"])

@@ -4,6 +4,7 @@ from syconn.tasks.base import Block, block_grid
 from syconn.tasks.celltypes import CellTypeInputs, CellTypes
 from syconn.tasks.spines import SpineShard, Spines
 from syconn.tasks.compartments import CompartmentShard, Compartments
+from syconn.tasks.glia import Glia, GliaBlock
 from syconn.tasks.matrix import MatrixExport
 from syconn.tasks.morphology import (
     CellMorphology,
@@ -27,4 +28,4 @@ __all__ = ["Block", "block_grid", "Prepare", "SupervoxelBlock", "Supervoxels", "
            "ContactBlock", "SynapseShard", "SynapseFeatures", "Synapses", "MatrixExport", "MeshBlock", "MeshMerge", "Meshes",
            "SynapseMeshes", "SkeletonBlock", "SkeletonMerge", "Skeletons", "CellMorphology",
            "Morphology", "CompartmentShard", "Compartments", "CellTypeInputs", "CellTypes",
-           "SpineShard", "Spines"]
+           "SpineShard", "Spines", "GliaBlock", "Glia"]

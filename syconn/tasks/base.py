@@ -211,9 +211,9 @@ class SyconnTask(luigi.Task):
 
     def db_task_id(self, *sections: str) -> str:
         """Completion key in ``task_runs``: :meth:`unit_key` plus the settings of its outputs
-        (``dataset``, ``inputs``, ``cell_objects`` and ``sections``).  It holds no path, so a
-        working directory that is moved, or reached by another path, stays complete."""
-        h = settings_hash(self.cfg, "dataset", "inputs", "cell_objects", *sections)
+        (``dataset``, ``inputs``, ``glia``, ``cell_objects`` and ``sections``).  It holds no path,
+        so a working directory that is moved, or reached by another path, stays complete."""
+        h = settings_hash(self.cfg, "dataset", "inputs", "glia", "cell_objects", *sections)
         return f"{self.unit_key()}@{h}"
 
     def progress(self, done: int, total: int, what: str = "") -> None:

@@ -51,7 +51,8 @@ _LEFT_OUT = ("# left out: latentmorph1_0..9 latentmorph2_0..9 (no morphology emb
              "is measured; spiness2: direction unknown or below the threshold; spinehead_vol2: "
              "not on a spine head; comp: no skeleton within 3 um; celltype: the cell is not "
              "typed); spiness 0 neck, 1 head, 2 shaft, 3 other; direction_known 0: "
-             "ssv1 < ssv2 are the partners in id order, not pre and post")
+             "ssv1 < ssv2 are the partners in id order, not pre and post; synapses with a "
+             "glia partner (cells.is_glia) are left out")
 _FILES = ("conn_mat.csv", "conn_mat.parquet", "conn_mat.png", "conn_mat_types.png")
 
 _SQL = """
@@ -61,7 +62,7 @@ SELECT s.id, s.rep_x, s.rep_y, s.rep_z, s.cell_pre, s.cell_post, s.cell_a, s.cel
 FROM synapses s
 LEFT JOIN cells pre ON pre.id = COALESCE(s.cell_pre, s.cell_a)
 LEFT JOIN cells post ON post.id = COALESCE(s.cell_post, s.cell_b)
-WHERE s.syn_prob > 0
+WHERE s.syn_prob > 0 AND pre.is_glia IS NOT TRUE AND post.is_glia IS NOT TRUE
 ORDER BY s.id
 """
 

@@ -137,12 +137,41 @@ def read_cell_table(task: SyconnTask) -> pa.Table:
     return read_parquet(sv_to_cell_path(task).with_name("cells.parquet"))
 
 
+def glia_runs(cfg) -> bool:
+    """Whether the glia step runs: ``glia.enabled`` and raw EM to read (its features need it)."""
+    return bool(cfg.glia.enabled and cfg.inputs.raw)
+
+
+def _with_glia(sv_rows: pa.Table, cells: pa.Table, glia: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """``supervoxels.glia_proba`` and ``cells.is_glia`` (a cell of glia supervoxels: after the
+    split a cell holds only one kind; supervoxels the step did not see count as neuron)."""
+    ids = glia["sv_id"].to_numpy().astype(np.uint64)
+    order = np.argsort(ids)
+    sv = sv_rows["id"].to_numpy().astype(np.uint64)
+    pos = np.minimum(np.searchsorted(ids[order], sv), max(len(ids) - 1, 0))
+    found = (ids[order][pos] == sv) if len(ids) else np.zeros(len(sv), bool)
+    proba = np.where(found, glia["glia_proba"].to_numpy()[order][pos] if len(ids) else 0, np.nan)
+    flag = found & (glia["is_glia"].to_numpy(zero_copy_only=False)[order][pos] if len(ids)
+                    else found)
+    sv_rows = sv_rows.append_column("glia_proba", pa.array(proba, pa.float64(),
+                                                           mask=np.isnan(proba)))
+    cid = sv_rows["cell_id"].to_numpy()
+    glia_cells = np.unique(cid[flag])
+    cells = cells.append_column("is_glia", pa.array(np.isin(cells["id"].to_numpy(), glia_cells)))
+    return sv_rows, cells
+
+
 class Cells(SyconnTask):
     """Cells from the agglomeration graph; loads supervoxels, rag_edges and cells into SQL."""
 
     def requires(self):
-        return {"prepare": Prepare(working_dir=self.working_dir),
-                "supervoxels": Supervoxels(working_dir=self.working_dir)}
+        req = {"prepare": Prepare(working_dir=self.working_dir),
+               "supervoxels": Supervoxels(working_dir=self.working_dir)}
+        if glia_runs(self.cfg):
+            from syconn.tasks.glia import Glia
+
+            req["glia"] = Glia(working_dir=self.working_dir)
+        return req
 
     def output(self):
         return {"mapping": luigi.LocalTarget(str(sv_to_cell_path(self))),
@@ -159,6 +188,17 @@ class Cells(SyconnTask):
         sv_ids = read_parquet(prep / "sv_ids.parquet")["sv_id"].to_numpy()
         agg = read_parquet(prep / "agglomeration.parquet")
         edges = np.stack([agg["sv_a"].to_numpy(), agg["sv_b"].to_numpy()], axis=1)
+        glia = read_parquet(self.input()["glia"].path) if "glia" in self.input() else None
+        if glia is None and self.cfg.glia.enabled:
+            import logging
+
+            logging.getLogger("syconn").warning(
+                "glia: left out (inputs.raw is not set; the glia model reads the raw EM): "
+                "cells.is_glia stays NULL")
+        if glia is not None:  # the split: no edge joins a glia and a neuron supervoxel
+            from syconn.tasks.glia import split_edges
+
+            edges = edges[split_edges(edges[:, 0], edges[:, 1], glia)]
         mapping = cells_from_agglomeration(sv_ids, edges)
         svs = read_parquet(self.input()["supervoxels"]["supervoxels"].path)
         rag = read_parquet(self.input()["supervoxels"]["rag"].path)
@@ -171,11 +211,13 @@ class Cells(SyconnTask):
         sv_rows = pa.table({"id": svs["id"].cast(pa.int64()), "size_vx": svs["size_vx"],
                             **_stats_columns(svs),
                             "cell_id": pa.array(cell_of(svs["id"].to_numpy()).astype(np.int64))})
+        cells = cell_table(svs, mapping)
         a, b = rag["sv_a"].to_numpy(), rag["sv_b"].to_numpy()
         rag_rows = pa.table({"sv_a": a.astype(np.int64), "sv_b": b.astype(np.int64),
                              "contact_vx": rag["contact_vx"].cast(pa.int64()),
                              "in_agglomeration": pa.array(cell_of(a) == cell_of(b))})
-        cells = cell_table(svs, mapping)
+        if glia is not None:
+            sv_rows, cells = _with_glia(sv_rows, cells, glia)
         write_parquet(mapping, self.output()["mapping"].path)
         write_parquet(cells, self.output()["cells"].path)
         bulk_load_many(self.engine, [("supervoxels", sv_rows, "all"),

@@ -75,3 +75,24 @@ def test_column_comments_state_the_definition(pg_url):
                                 "FROM pg_attribute a WHERE a.attrelid = 'cells_full'::regclass "
                                 "AND a.attname = 'n_synapses_in'")
     assert "syn_prob > dataset.syn_prob_threshold" in rows[0][0]
+
+
+def test_glia_partners_count_nowhere_in_the_connectome(engine):
+    """Migration 0015: a synapse onto a glia cell stays in synapses, but connections,
+    all_connections, type_connections and cells_full leave it out; is_glia NULL is neuron."""
+    _load(engine, 0.5)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE cells SET cell_type = 'spiny'"))
+    before = _from_connections(engine)
+    assert before == ({1: 2}, {2: 2})
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE cells SET is_glia = (id = 2)"))
+    assert _from_connections(engine) == ({}, {})
+    assert run_query(engine, "SELECT COUNT(*) FROM all_connections")[1] == [(0,)]
+    assert run_query(engine, "SELECT COUNT(*) FROM type_connections")[1] == [(0,)]
+    assert [r[:3] for r in _counts(engine)] == [(1, 0, 0), (2, 0, 0), (3, 0, 0)]
+    assert run_query(engine, "SELECT COUNT(*) FROM synapses")[1] == [(5,)]
+    with engine.begin() as conn:                      # glia is 3: 1 -> 2 counts again
+        conn.execute(text("UPDATE cells SET is_glia = CASE WHEN id = 3 THEN TRUE END"))
+    assert _from_connections(engine) == before
+    assert [r[:3] for r in _counts(engine)] == [(1, 0, 2), (2, 2, 0), (3, 0, 0)]

@@ -1,4 +1,5 @@
-"""Glia split (reference §1.4) and point -> supervoxel lookup, on hand-made graphs and blocks."""
+"""Glia split (reference §1.4), point -> supervoxel lookup and the glia features, on hand-made
+graphs, blocks and shapes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import numpy as np
 import pytest
 
 from syconn.errors import InputError
-from syconn.proc.glia import component_labels, nearest_labels, split_glia
+from syconn.proc.glia import (FEATURE_NAMES, SUM_COLUMNS, component_labels, glia_block_sums,
+                              glia_features, nearest_labels, split_glia)
+
+THR = {"mi": 128, "vc": 128, "sj": 128}
 
 
 def chain_boxes(n: int, start: float = 0.0):
@@ -81,3 +85,98 @@ def test_nearest_labels_use_physical_distance():
     # nothing within the radius: 0
     assert nearest_labels(pts[:1], b, np.array([5]), voxel_size_nm=(10, 10, 20),
                           radius_nm=25).tolist() == [0]
+
+
+def _zeros_maps(shape):
+    return {k: np.zeros(shape, np.uint8) for k in ("mi", "vc", "sj")}
+
+
+def test_block_sums_by_hand():
+    """Supervoxels 1 and 2 of one cell side by side (2 x 1 x 1 voxels each, 10 x 10 x 20 nm),
+    supervoxel 3 of another cell touching 2 at +x, background around: supervoxel 1 has 1 face
+    towards -x (10 x 20 nm), 2 faces in y and 2 in z per voxel... counted here face by face."""
+    lab = np.zeros((7, 3, 3), np.uint64)
+    lab[1:3, 1, 1] = 1
+    lab[3:5, 1, 1] = 2
+    lab[5, 1, 1] = 3
+    cell = lab.copy()
+    cell[lab == 2] = 1                               # 1 and 2 are one cell
+    maps = _zeros_maps((7, 3, 3))
+    maps["mi"][3, 1, 1] = 200                        # one mitochondrion voxel in supervoxel 2
+    s = glia_block_sums(lab, cell, maps, THR, (10, 10, 20), (0, 0, 0), (7, 3, 3),
+                        raw=np.full((7, 3, 3), 100, np.uint8))
+    assert s["sv_id"].tolist() == [1, 2, 3]
+    yz, xz, xy = 10 * 20, 10 * 20, 10 * 10
+    # sv 1: -x face to background; 2 voxels x (2 y faces + 2 z faces); the face to sv 2 is inside
+    # the cell; sv 2: the +x face to cell 3 is surface
+    assert s["area_nm2"].tolist() == [yz + 2 * (2 * xz + 2 * xy), yz + 2 * (2 * xz + 2 * xy),
+                                      2 * yz + 2 * xz + 2 * xy]
+    assert s["n_vx"].tolist() == [2, 2, 1]
+    assert s["mi_vx"].tolist() == [0, 1, 0] and s["vc_vx"].tolist() == [0, 0, 0]
+    # the cell's inscribed radius: a 1-voxel rod, 10 nm (half of nothing: edt counts the voxel)
+    assert s["edt_max"].tolist() == [10.0, 10.0, 10.0]
+    assert s["raw_sum"].tolist() == [200.0, 200.0, 100.0]
+    assert s["raw_sq_sum"].tolist() == [2e4, 2e4, 1e4]
+
+
+def test_block_sums_add_up_to_the_whole_volume():
+    """Blocks with the halo give the sums of the whole volume (radii below the halo's reach)."""
+    from syconn.glia import volume_sums
+
+    rng = np.random.default_rng(3)
+    lab = np.zeros((40, 36, 20), np.uint64)
+    lab[2:30, 4:8, 3:7] = 1          # a rod (4 x 4 voxels of 100 nm: radius 200 nm)
+    lab[20:38, 10:16, 5:12] = 2      # a thicker box, cut into two supervoxels of one cell
+    lab[29:38, 10:16, 5:12] = 3
+    lab[5:12, 20:34, 2:18] = 4
+    cell = lab.copy()
+    cell[lab == 3] = 2
+    maps = {k: rng.integers(0, 256, lab.shape).astype(np.uint8) for k in ("mi", "vc", "sj")}
+    raw = rng.integers(0, 256, lab.shape).astype(np.uint8)
+    vs = (100.0, 100.0, 100.0)       # halo 5 voxels
+    whole = volume_sums(lab, cell, maps, THR, vs, lab.shape, raw=raw)
+    for block in ((16, 16, 16), (16, 32, 16)):
+        parts = volume_sums(lab, cell, maps, THR, vs, block, raw=raw)
+        assert parts["sv_id"].tolist() == [1, 2, 3, 4]
+        for k in SUM_COLUMNS:
+            np.testing.assert_allclose(parts[k], whole[k], rtol=1e-9, err_msg=k)
+
+
+def test_features_tell_a_thin_rod_from_a_thick_box():
+    lab = np.zeros((60, 30, 30), np.uint64)
+    lab[2:58, 3:5, 3:5] = 1                          # 2 x 2 voxels across: radius ~ 1 voxel
+    lab[5:25, 10:28, 10:28] = 2                      # 18 x 18 across
+    s = glia_block_sums(lab, lab, _zeros_maps(lab.shape), THR, (40, 40, 40), (0, 0, 0),
+                        lab.shape)
+    lo = np.array([[80, 120, 120], [200, 400, 400]], float)
+    hi = np.array([[2320, 200, 200], [1000, 1120, 1120]], float)
+    X = glia_features(s, lo, hi, np.zeros((0, 2), np.int64), (40, 40, 40))
+    f = [dict(zip(FEATURE_NAMES, x)) for x in X]
+    assert f[0]["sv_area_per_volume"] > 5 * f[1]["sv_area_per_volume"]
+    assert f[0]["sv_edt_max_nm"] <= 80 < 300 < f[1]["sv_edt_max_nm"]
+    # the box is 800 x 720 x 720 nm: the voxels 250 nm from every face are an inner box of
+    # 300 x 220 x 220 nm, 0.035 of it (0.044 in whole voxels)
+    assert f[0]["sv_share_edt_ge_250"] == 0 and 0.02 < f[1]["sv_share_edt_ge_250"] < 0.08
+    assert f[0]["sv_elongation"] > 3 * f[1]["sv_elongation"]
+    # no agglomeration edges: every supervoxel is its own cell and its own neighbour
+    assert f[0]["cell_log_volume_um3"] == f[0]["sv_log_volume_um3"]
+    assert f[0]["nbr_edt_mean_nm"] == f[0]["sv_edt_mean_nm"] and f[0]["nbr_log_count"] == 0
+
+
+def test_interior_voxels_are_away_from_every_other_cell():
+    """A 5-voxel cube: with 10 nm voxels (2 voxels in) its centre alone is interior, with
+    20 nm voxels (1 voxel in) its inner 3 x 3 x 3; the raw sums over them follow."""
+    lab = np.zeros((9, 9, 9), np.uint64)
+    lab[2:7, 2:7, 2:7] = 5
+    raw = np.arange(lab.size, dtype=np.uint8).reshape(lab.shape)
+    for vs, n_in in ((10, 1), (20, 27)):
+        s = glia_block_sums(lab, lab, _zeros_maps(lab.shape), THR, (vs, vs, vs), (0, 0, 0),
+                            lab.shape, raw=raw)
+        assert s["n_in"].tolist() == [n_in]
+        inner = raw[4:5, 4:5, 4:5] if vs == 10 else raw[3:6, 3:6, 3:6]
+        assert s["raw_in_sum"][0] == inner.astype(float).sum()
+        assert s["raw_in_sq_sum"][0] == (inner.astype(float) ** 2).sum()
+    # the core is the cube's lower half in x: interior needs the halo above it
+    s = glia_block_sums(lab, lab, _zeros_maps((4, 9, 9)), THR, (20, 20, 20), (0, 0, 0),
+                        (4, 9, 9))
+    assert s["n_in"].tolist() == [9]                  # x = 3 of the inner 3 x 3 x 3
